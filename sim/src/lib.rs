@@ -1,0 +1,4 @@
+//! The plant: LED optics, electro-thermal network, skin and tissue, sensors.
+//!
+//! Pure physics. No IO, no clock, no randomness it did not receive as a seed, no `Result` in the
+//! physics: a plant step cannot fail.
