@@ -144,10 +144,57 @@ pub struct OutputFrame {
     pub nvm_write: Option<NvmWrite>,
     /// Milliseconds until the firmware next needs to run (it is also run whenever an input changes).
     pub next_wake_ms: u32,
-    /// Firmware state code for the trace (firmware-defined, documented by the firmware).
+    /// Session state as a standard [`SessionState`] code (the bench holds the firmware to it).
     pub state: u8,
+    /// Firmware-specific detail state for the trace (its own state machine; free-form).
+    pub detail: u8,
     /// Firmware's own estimate of the session's delivered zone-mean fluence, mJ/cm².
     pub dose_estimate_mj_cm2: u32,
     /// Latched fault code, 0 when none (firmware-defined).
     pub fault_code: u16,
+}
+
+/// Standard session-state codes for [`OutputFrame::state`].
+///
+/// The bench judges properties on plant truth, but it needs to know what the firmware *claims*
+/// (a session completed, a request refused) to hold it to that claim: a firmware that reports
+/// `Completed` must have delivered the program's dose; one that reports `Refused` must not emit.
+/// Every firmware, in-process or over a transport, reports one of these codes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum SessionState {
+    /// Booting or unpowered; nothing to report.
+    #[default]
+    Off = 0,
+    /// Ready, no session.
+    Idle = 1,
+    /// A session is running and may emit.
+    Treating = 2,
+    /// A session is paused; its dose so far is kept.
+    Paused = 3,
+    /// The last session ended because it delivered its program's dose or reached its timer.
+    Completed = 4,
+    /// The last request was refused (cap, hot skin, ambient, interlock); nothing was emitted.
+    Refused = 5,
+    /// The last session was ended early: user stop, contact lost, thermal cut-off, cap reached.
+    Stopped = 6,
+    /// A fault is latched; emission is off until power cycle.
+    Fault = 7,
+}
+
+impl SessionState {
+    /// Decode a wire code; `None` for codes outside the standard set.
+    pub fn from_code(code: u8) -> Option<SessionState> {
+        Some(match code {
+            0 => SessionState::Off,
+            1 => SessionState::Idle,
+            2 => SessionState::Treating,
+            3 => SessionState::Paused,
+            4 => SessionState::Completed,
+            5 => SessionState::Refused,
+            6 => SessionState::Stopped,
+            7 => SessionState::Fault,
+            _ => return None,
+        })
+    }
 }
