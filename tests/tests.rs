@@ -1,1 +1,4 @@
-//! The one integration-test binary.
+//! The one integration-test binary: modules per area, data-driven where possible.
+
+mod bench;
+mod common;
