@@ -1,0 +1,1 @@
+//! Body zones and tissue (placeholder).
