@@ -24,7 +24,7 @@ pub const MAX_STRINGS: usize = MAX_CHANNELS * STRINGS_PER_CHANNEL;
 /// Contact NTCs a device can have; must match `firmware::boundary::MAX_CONTACT_NTCS`.
 pub const MAX_CONTACT_NTCS: usize = 2;
 
-/// Insulation a blanket or duvet adds over the outer surface, m²K/W (domain.md §4.1 [D] blanket
+/// Insulation a blanket or duvet adds over the outer surface, m²K/W (domain.md §4.1 \[D\] blanket
 /// scenario, R'' = 0.3).
 pub const BLANKET_R_M2K_PER_W: f64 = 0.3;
 
@@ -33,42 +33,42 @@ pub const BLANKET_R_M2K_PER_W: f64 = 0.3;
 pub const SINK_HEADROOM_V: f64 = 1.0;
 
 /// Coldest junction temperature at which a string must still fit under the rail: the 5 °C low end
-/// of the home-use operating range (domain.md §6.2, IEC 60601-1-11 [M]).
+/// of the home-use operating range (domain.md §6.2, IEC 60601-1-11 \[M\]).
 pub const COLDEST_START_C: f64 = 5.0;
 
 // Material and boundary constants (domain.md §4.1 table, SI units).
-/// Silicone rubber conductivity, W/mK (domain.md §4.1 [M]).
+/// Silicone rubber conductivity, W/mK (domain.md §4.1 \[M\]).
 const K_SILICONE: f64 = 0.2;
-/// Silicone volumetric heat capacity ρc, J/m³K (domain.md §4.1 [M]: 1150 kg/m³ × 1300 J/kgK).
+/// Silicone volumetric heat capacity ρc, J/m³K (domain.md §4.1 \[M\]: 1150 kg/m³ × 1300 J/kgK).
 const RHO_C_SILICONE: f64 = 1150.0 * 1300.0;
-/// Aluminium volumetric heat capacity, J/m³K (domain.md §4.1 [M]: 2700 × 900).
+/// Aluminium volumetric heat capacity, J/m³K (domain.md §4.1 \[M\]: 2700 × 900).
 const RHO_C_ALUMINIUM: f64 = 2700.0 * 900.0;
-/// Aluminium specific heat, J/kgK (domain.md §4.1 [M]).
+/// Aluminium specific heat, J/kgK (domain.md §4.1 \[M\]).
 const C_ALUMINIUM: f64 = 900.0;
-/// FR4 volumetric heat capacity, J/m³K (domain.md §4.1 [M]: 1850 × 1100), also used for flex
+/// FR4 volumetric heat capacity, J/m³K (domain.md §4.1 \[M\]: 1850 × 1100), also used for flex
 /// and plastic shells (polyimide/PC are within 20 % of it).
 const RHO_C_FR4: f64 = 1850.0 * 1100.0;
-/// MCPCB dielectric area resistance, m²K/W (domain.md §4.1 [M]/[D]: 0.38 K·cm²/W).
+/// MCPCB dielectric area resistance, m²K/W (domain.md §4.1 \[M\]/\[D\]: 0.38 K·cm²/W).
 const R_MCPCB_M2K_PER_W: f64 = 0.38e-4;
-/// Polyimide flex area resistance, m²K/W (domain.md §4.1 [M]/[D]: 1.7–3.3 K·cm²/W, mid 2.5).
+/// Polyimide flex area resistance, m²K/W (domain.md §4.1 \[M\]/\[D\]: 1.7–3.3 K·cm²/W, mid 2.5).
 const R_FLEX_M2K_PER_W: f64 = 2.5e-4;
 /// Board area under one emitter that carries its heat through the dielectric, m² (design choice:
 /// copper pad plus spreading, ~0.5 cm²).
 const SPREAD_AREA_M2: f64 = 0.5e-4;
-/// Heat capacity of one emitter package with its pad, J/K (domain.md §4.1 "small C" [D]:
+/// Heat capacity of one emitter package with its pad, J/K (domain.md §4.1 "small C" \[D\]:
 /// 3 × 3 × 1 mm ceramic at ρc ≈ 3e6 J/m³K ≈ 0.027 J/K, rounded up for the solder pad).
 const C_PACKAGE_J_PER_K: f64 = 0.03;
-/// Natural convection coefficient, W/m²K (domain.md §4.1 [M]: 3–6, mid value).
+/// Natural convection coefficient, W/m²K (domain.md §4.1 \[M\]: 3–6, mid value).
 const H_NATURAL: f64 = 4.0;
-/// Linearized radiation coefficient, W/m²K (domain.md §4.1 [M]/[D]: ε 0.9 at 300–320 K).
+/// Linearized radiation coefficient, W/m²K (domain.md §4.1 \[M\]/\[D\]: ε 0.9 at 300–320 K).
 const H_RADIATION: f64 = 6.0;
-/// Forced convection with the panel fan running, W/m²K (domain.md §4.1 [M]).
+/// Forced convection with the panel fan running, W/m²K (domain.md §4.1 \[M\]).
 const H_FAN: f64 = 30.0;
-/// Textile cover area resistance, m²K/W (domain.md §4.1 [D], 0.5 mm cover).
+/// Textile cover area resistance, m²K/W (domain.md §4.1 \[D\], 0.5 mm cover).
 const R_TEXTILE_M2K_PER_W: f64 = 0.01;
-/// Dry skin–device contact area resistance, m²K/W (domain.md §4.1 [M]).
+/// Dry skin–device contact area resistance, m²K/W (domain.md §4.1 \[M\]).
 const R_CONTACT_M2K_PER_W: f64 = 1e-3;
-/// Still-air conductivity, W/mK (textbook [M]), for the mask's air gap to the face.
+/// Still-air conductivity, W/mK (textbook \[M\]), for the mask's air gap to the face.
 const K_AIR: f64 = 0.026;
 
 /// The device classes of the product (product.md, domain.md §1.3).
@@ -216,10 +216,16 @@ impl DeviceSpec {
     pub fn reference_beams(&self) -> [Beam; MAX_STRINGS] {
         core::array::from_fn(|s| match self.string_channel(s) {
             Some(ch) => {
-                let flux_w = ch.led.operating_point(ch.nominal_current_ma, T_REF_C).p_opt_w;
+                let flux_w = ch
+                    .led
+                    .operating_point(ch.nominal_current_ma, T_REF_C)
+                    .p_opt_w;
                 Beam::from_flux(flux_w * 1000.0, ch.led.lambertian_order())
             }
-            None => Beam { i0_mw_sr: 0.0, m: 1.0 },
+            None => Beam {
+                i0_mw_sr: 0.0,
+                m: 1.0,
+            },
         })
     }
 
@@ -230,7 +236,12 @@ impl DeviceSpec {
 
     /// Reference irradiance maps per string on the device's skin grid at `placement`.
     pub fn reference_maps(&self, placement: Placement) -> StringMaps {
-        StringMaps::compute(&self.emitters, &self.reference_beams(), self.skin_grid, placement)
+        StringMaps::compute(
+            &self.emitters,
+            &self.reference_beams(),
+            self.skin_grid,
+            placement,
+        )
     }
 
     /// Zone statistics per channel at the reference drive (`None` for an absent channel).
@@ -251,7 +262,9 @@ impl DeviceSpec {
         let beams = self.reference_beams();
         self.eye_points
             .iter()
-            .map(|&p| crate::optics::irradiance_per_string(&self.emitters, &beams, placement, p, Vec3::UP))
+            .map(|&p| {
+                crate::optics::irradiance_per_string(&self.emitters, &beams, placement, p, Vec3::UP)
+            })
             .collect()
     }
 }
@@ -301,7 +314,10 @@ fn surface_r(h_w_m2k: f64, cover_r_m2k_per_w: f64, area_m2: f64) -> f64 {
 
 /// Junction capacity and junction → board resistance per channel: packages in parallel, each
 /// `R_th,js + R''_board / A_spread` (domain.md §3.2, §4.1).
-fn junction_params(channels: &[ChannelSpec], board_r_m2k_per_w: f64) -> ([f64; MAX_CHANNELS], [f64; MAX_CHANNELS]) {
+fn junction_params(
+    channels: &[ChannelSpec],
+    board_r_m2k_per_w: f64,
+) -> ([f64; MAX_CHANNELS], [f64; MAX_CHANNELS]) {
     let mut c = [0.0; MAX_CHANNELS];
     let mut r = [f64::INFINITY; MAX_CHANNELS];
     for (i, ch) in channels.iter().enumerate() {
@@ -314,10 +330,16 @@ fn junction_params(channels: &[ChannelSpec], board_r_m2k_per_w: f64) -> ([f64; M
 
 /// Thermal spec of a flat contact device (wrap, pad): flex board in the middle of a silicone and
 /// diffuser body whose skin-side layer is the standoff, textile cover outside.
-fn contact_body_thermal(channels: &[ChannelSpec], width_cm: f64, height_cm: f64, standoff_cm: f64) -> ThermalSpec {
+fn contact_body_thermal(
+    channels: &[ChannelSpec],
+    width_cm: f64,
+    height_cm: f64,
+    standoff_cm: f64,
+) -> ThermalSpec {
     let area_m2 = width_cm * height_cm * 1e-4;
     let layer_m = standoff_cm * 1e-2;
-    let (junction_c_j_per_k, junction_board_r_k_per_w) = junction_params(channels, R_FLEX_M2K_PER_W);
+    let (junction_c_j_per_k, junction_board_r_k_per_w) =
+        junction_params(channels, R_FLEX_M2K_PER_W);
     // Design choice: flex board 0.1 mm thick (polyimide + copper) at FR4-like ρc.
     let board_c_j_per_k = area_m2 * 0.1e-3 * RHO_C_FR4;
     ThermalSpec {
@@ -329,7 +351,9 @@ fn contact_body_thermal(channels: &[ChannelSpec], width_cm: f64, height_cm: f64,
         housing_c_j_per_k: area_m2 * layer_m * RHO_C_SILICONE,
         housing_ambient_r_k_per_w: surface_r(H_NATURAL + H_RADIATION, R_TEXTILE_M2K_PER_W, area_m2),
         housing_ambient_fan_r_k_per_w: None,
-        housing_skin_r_k_per_w: Some(slab_r(layer_m / 2.0, K_SILICONE, area_m2) + R_CONTACT_M2K_PER_W / area_m2),
+        housing_skin_r_k_per_w: Some(
+            slab_r(layer_m / 2.0, K_SILICONE, area_m2) + R_CONTACT_M2K_PER_W / area_m2,
+        ),
         outer_area_m2: area_m2,
         skin_area_m2: area_m2,
     }
@@ -349,7 +373,10 @@ fn wrap() -> DeviceSpec {
     let nir = ChannelSpec {
         wavelength: Wavelength::Nir850,
         // Design choice: the diffuser spreads the 40° IRED to a Lambertian beam.
-        led: LedParams { half_angle_deg: 60.0, ..NIR_850 },
+        led: LedParams {
+            half_angle_deg: 60.0,
+            ..NIR_850
+        },
         leds_per_string: 8,
         strings: 2,
         nominal_current_ma: 187.0,
@@ -367,7 +394,14 @@ fn wrap() -> DeviceSpec {
         footprint_cm: [w, h],
         contact: true,
         distance_cm: standoff,
-        sensors: SensorSpec { contact_ntcs: 2, board_ntc: true, skin_contact: true, eye_shield: false, fan: false, distance: false },
+        sensors: SensorSpec {
+            contact_ntcs: 2,
+            board_ntc: true,
+            skin_contact: true,
+            eye_shield: false,
+            fan: false,
+            distance: false,
+        },
         skin_grid: SkinGrid::covering(w, h),
         eye_points: Vec::new(),
         supply_v: 24.0,
@@ -388,7 +422,10 @@ fn pad() -> DeviceSpec {
     };
     let nir = ChannelSpec {
         wavelength: Wavelength::Nir850,
-        led: LedParams { half_angle_deg: 60.0, ..NIR_850 },
+        led: LedParams {
+            half_angle_deg: 60.0,
+            ..NIR_850
+        },
         leds_per_string: 10,
         strings: 2,
         nominal_current_ma: 235.0,
@@ -406,7 +443,14 @@ fn pad() -> DeviceSpec {
         footprint_cm: [w, h],
         contact: true,
         distance_cm: standoff,
-        sensors: SensorSpec { contact_ntcs: 2, board_ntc: true, skin_contact: true, eye_shield: false, fan: false, distance: false },
+        sensors: SensorSpec {
+            contact_ntcs: 2,
+            board_ntc: true,
+            skin_contact: true,
+            eye_shield: false,
+            fan: false,
+            distance: false,
+        },
         skin_grid: SkinGrid::covering(w, h),
         eye_points: Vec::new(),
         supply_v: 24.0,
@@ -421,7 +465,10 @@ fn panel() -> DeviceSpec {
         wavelength: Wavelength::Red660,
         // Design choice: 60° secondary lenses (θ½ 30°, m 4.82), as domain.md §1.3 discusses for
         // reaching vendor-class irradiance at 15 cm.
-        led: LedParams { half_angle_deg: 30.0, ..HYPER_RED_660 },
+        led: LedParams {
+            half_angle_deg: 30.0,
+            ..HYPER_RED_660
+        },
         leds_per_string: 18,
         strings: 2,
         nominal_current_ma: 708.0,
@@ -429,7 +476,10 @@ fn panel() -> DeviceSpec {
     };
     let nir = ChannelSpec {
         wavelength: Wavelength::Nir850,
-        led: LedParams { half_angle_deg: 30.0, ..NIR_850 },
+        led: LedParams {
+            half_angle_deg: 30.0,
+            ..NIR_850
+        },
         leds_per_string: 11,
         strings: 2,
         nominal_current_ma: 1060.0,
@@ -439,7 +489,8 @@ fn panel() -> DeviceSpec {
     emitters.extend(channel_emitters(1, nir.strings, lattice(2, 11, w, h, 0.75)));
     let channels = vec![red, nir];
     let area_m2 = w * h * 1e-4;
-    let (junction_c_j_per_k, junction_board_r_k_per_w) = junction_params(&channels, R_MCPCB_M2K_PER_W);
+    let (junction_c_j_per_k, junction_board_r_k_per_w) =
+        junction_params(&channels, R_MCPCB_M2K_PER_W);
     // Design choice: 1.2 kg finned aluminium heatsink with 0.4 m² of outer surface.
     let (sink_kg, outer_m2) = (1.2, 0.4);
     let thermal = ThermalSpec {
@@ -466,7 +517,14 @@ fn panel() -> DeviceSpec {
         contact: false,
         // domain.md §1.3 [V2]: 15 cm (6 in) typical use distance.
         distance_cm: 15.0,
-        sensors: SensorSpec { contact_ntcs: 0, board_ntc: true, skin_contact: false, eye_shield: false, fan: true, distance: true },
+        sensors: SensorSpec {
+            contact_ntcs: 0,
+            board_ntc: true,
+            skin_contact: false,
+            eye_shield: false,
+            fan: true,
+            distance: true,
+        },
         // Brief: zone grid ~15 × 30 cm centred (a limb under the panel).
         skin_grid: SkinGrid::covering(15.0, 30.0),
         eye_points: Vec::new(),
@@ -489,7 +547,10 @@ fn mask() -> DeviceSpec {
     };
     let nir = ChannelSpec {
         wavelength: Wavelength::Nir850,
-        led: LedParams { half_angle_deg: 60.0, ..NIR_850 },
+        led: LedParams {
+            half_angle_deg: 60.0,
+            ..NIR_850
+        },
         leds_per_string: 3,
         strings: 2,
         nominal_current_ma: 175.0,
@@ -497,11 +558,19 @@ fn mask() -> DeviceSpec {
     };
     let mut emitters = channel_emitters(0, red.strings, lattice(4, 6, w, h, 0.5));
     // NIR only on forehead (y = +7.5) and lower face (y = −6); eyes are at y = +3 (domain.md §6.4).
-    let nir_sites = vec![(-4.0, 7.5), (0.0, 7.5), (4.0, 7.5), (-4.0, -6.0), (0.0, -6.0), (4.0, -6.0)];
+    let nir_sites = vec![
+        (-4.0, 7.5),
+        (0.0, 7.5),
+        (4.0, 7.5),
+        (-4.0, -6.0),
+        (0.0, -6.0),
+        (4.0, -6.0),
+    ];
     emitters.extend(channel_emitters(1, nir.strings, nir_sites));
     let channels = vec![red, nir];
     let area_m2 = w * h * 1e-4;
-    let (junction_c_j_per_k, junction_board_r_k_per_w) = junction_params(&channels, R_FLEX_M2K_PER_W);
+    let (junction_c_j_per_k, junction_board_r_k_per_w) =
+        junction_params(&channels, R_FLEX_M2K_PER_W);
     let thermal = ThermalSpec {
         junction_c_j_per_k,
         junction_board_r_k_per_w,
@@ -512,7 +581,11 @@ fn mask() -> DeviceSpec {
         housing_ambient_r_k_per_w: surface_r(H_NATURAL + H_RADIATION, 0.0, area_m2),
         housing_ambient_fan_r_k_per_w: None,
         // The 2 cm air gap to the face: still-air conduction plus linearized radiation.
-        housing_skin_r_k_per_w: Some(surface_r(K_AIR / (standoff * 1e-2) + H_RADIATION, 0.0, area_m2)),
+        housing_skin_r_k_per_w: Some(surface_r(
+            K_AIR / (standoff * 1e-2) + H_RADIATION,
+            0.0,
+            area_m2,
+        )),
         outer_area_m2: area_m2,
         skin_area_m2: area_m2,
     };
@@ -525,7 +598,14 @@ fn mask() -> DeviceSpec {
         footprint_cm: [w, h],
         contact: false,
         distance_cm: standoff,
-        sensors: SensorSpec { contact_ntcs: 1, board_ntc: true, skin_contact: false, eye_shield: true, fan: false, distance: false },
+        sensors: SensorSpec {
+            contact_ntcs: 1,
+            board_ntc: true,
+            skin_contact: false,
+            eye_shield: true,
+            fan: false,
+            distance: false,
+        },
         skin_grid: SkinGrid::covering(w, h),
         // Design choice: eyes 6.4 cm apart (adult interpupillary distance [M]), 3 cm above the
         // face centre.
@@ -537,9 +617,15 @@ fn mask() -> DeviceSpec {
 
 /// Thermal spec of a handheld head (pen, probe): aluminium head of `head_kg` and `outer_m2`,
 /// a small MCPCB, a contact window of `window_cm2`.
-fn handheld_thermal(channels: &[ChannelSpec], head_kg: f64, outer_m2: f64, window_cm2: f64) -> ThermalSpec {
+fn handheld_thermal(
+    channels: &[ChannelSpec],
+    head_kg: f64,
+    outer_m2: f64,
+    window_cm2: f64,
+) -> ThermalSpec {
     let window_m2 = window_cm2 * 1e-4;
-    let (junction_c_j_per_k, junction_board_r_k_per_w) = junction_params(channels, R_MCPCB_M2K_PER_W);
+    let (junction_c_j_per_k, junction_board_r_k_per_w) =
+        junction_params(channels, R_MCPCB_M2K_PER_W);
     ThermalSpec {
         junction_c_j_per_k,
         junction_board_r_k_per_w,
@@ -575,8 +661,16 @@ fn pen() -> DeviceSpec {
         nominal_current_ma: 79.0,
         max_current_ma: 150.0,
     };
-    let mut emitters = channel_emitters(0, 1, vec![(-0.6, -0.6), (0.6, -0.6), (-0.6, 0.6), (0.6, 0.6)]);
-    emitters.extend(channel_emitters(1, 1, vec![(0.0, 0.0), (0.0, -1.1), (0.0, 1.1)]));
+    let mut emitters = channel_emitters(
+        0,
+        1,
+        vec![(-0.6, -0.6), (0.6, -0.6), (-0.6, 0.6), (0.6, 0.6)],
+    );
+    emitters.extend(channel_emitters(
+        1,
+        1,
+        vec![(0.0, 0.0), (0.0, -1.1), (0.0, 1.1)],
+    ));
     let channels = vec![red, nir];
     DeviceSpec {
         kind: DeviceKind::Pen,
@@ -588,7 +682,14 @@ fn pen() -> DeviceSpec {
         footprint_cm: [spot, spot],
         contact: true,
         distance_cm: 0.5,
-        sensors: SensorSpec { contact_ntcs: 1, board_ntc: true, skin_contact: true, eye_shield: false, fan: false, distance: false },
+        sensors: SensorSpec {
+            contact_ntcs: 1,
+            board_ntc: true,
+            skin_contact: true,
+            eye_shield: false,
+            fan: false,
+            distance: false,
+        },
         skin_grid: SkinGrid::covering(spot, spot),
         eye_points: Vec::new(),
         supply_v: 7.4,
@@ -619,7 +720,14 @@ fn laser_probe() -> DeviceSpec {
         footprint_cm: [spot, spot],
         contact: true,
         distance_cm: 0.8,
-        sensors: SensorSpec { contact_ntcs: 1, board_ntc: true, skin_contact: true, eye_shield: false, fan: false, distance: false },
+        sensors: SensorSpec {
+            contact_ntcs: 1,
+            board_ntc: true,
+            skin_contact: true,
+            eye_shield: false,
+            fan: false,
+            distance: false,
+        },
         skin_grid: SkinGrid::covering(spot, spot),
         eye_points: Vec::new(),
         supply_v: 7.4,
@@ -646,7 +754,7 @@ mod tests {
 
     /// Design-target tolerance on a channel's zone mean (brief: aim within ±5 %).
     const TARGET_REL_TOL: f64 = 0.05;
-    /// Eye IR limit for long exposures, mW/cm² (domain.md §5.3 [M], 100 W/m² for t > 1000 s).
+    /// Eye IR limit for long exposures, mW/cm² (domain.md §5.3 \[M\], 100 W/m² for t > 1000 s).
     const EYE_IR_LIMIT_MW_CM2: f64 = 10.0;
     /// String-voltage sense full scale, V; must match `firmware::boundary::hw`.
     const STRING_SENSE_FULL_SCALE_V: f64 = crate::sensors::STRING_VOLTAGE_FULL_SCALE_MV / 1000.0;
@@ -666,36 +774,68 @@ mod tests {
             );
             assert!(s.min >= 0.0 && s.max >= s.mean);
         }
-        assert!(d.led_rail_v <= STRING_SENSE_FULL_SCALE_V, "{kind:?} rail above the sense full scale");
+        assert!(
+            d.led_rail_v <= STRING_SENSE_FULL_SCALE_V,
+            "{kind:?} rail above the sense full scale"
+        );
         for (c, ch) in d.channels.iter().enumerate() {
-            assert_eq!(ch.wavelength, ch.led.wavelength, "{kind:?} channel {c} wavelength");
+            assert_eq!(
+                ch.wavelength, ch.led.wavelength,
+                "{kind:?} channel {c} wavelength"
+            );
             assert!((1..=STRINGS_PER_CHANNEL as u32).contains(&ch.strings));
-            assert!(ch.nominal_current_ma <= ch.max_current_ma && ch.max_current_ma <= ch.led.i_max_ma);
+            assert!(
+                ch.nominal_current_ma <= ch.max_current_ma && ch.max_current_ma <= ch.led.i_max_ma
+            );
             // Worst case for the rail: maximum current into a cold string.
-            let cold = Drive { i_on_ma: ch.max_current_ma, duty: 1.0, tj_c: COLDEST_START_C };
-            let v = ch.led.string_operating_point(ch.leds_per_string, 0, cold).v_on_v;
-            assert!(v + SINK_HEADROOM_V <= d.led_rail_v, "{kind:?} channel {c}: string {v:.2} V on a {} V rail", d.led_rail_v);
+            let cold = Drive {
+                i_on_ma: ch.max_current_ma,
+                duty: 1.0,
+                tj_c: COLDEST_START_C,
+            };
+            let v = ch
+                .led
+                .string_operating_point(ch.leds_per_string, 0, cold)
+                .v_on_v;
+            assert!(
+                v + SINK_HEADROOM_V <= d.led_rail_v,
+                "{kind:?} channel {c}: string {v:.2} V on a {} V rail",
+                d.led_rail_v
+            );
             for k in 0..ch.strings as usize {
                 let s = c * STRINGS_PER_CHANNEL + k;
                 let n = d.emitters.iter().filter(|e| e.string == s).count();
-                assert_eq!(n, ch.leds_per_string as usize, "{kind:?} string {s} emitter count");
+                assert_eq!(
+                    n, ch.leds_per_string as usize,
+                    "{kind:?} string {s} emitter count"
+                );
             }
         }
         // Every emitter belongs to a present string.
-        assert!(d.emitters.iter().all(|e| d.string_channel(e.string).is_some()));
+        assert!(
+            d.emitters
+                .iter()
+                .all(|e| d.string_channel(e.string).is_some())
+        );
         for eye in d.eye_irradiance(d.nominal_placement()) {
             let nir: f64 = (0..MAX_STRINGS)
                 .filter(|&s| d.string_channel(s).is_some_and(|ch| ch.wavelength.is_nir()))
                 .map(|s| eye[s])
                 .sum();
-            assert!(nir < EYE_IR_LIMIT_MW_CM2, "{kind:?}: NIR at the eye {nir:.2} mW/cm²");
+            assert!(
+                nir < EYE_IR_LIMIT_MW_CM2,
+                "{kind:?}: NIR at the eye {nir:.2} mW/cm²"
+            );
         }
         let t = d.thermal;
         for c in 0..d.channels.len() {
             assert!(t.junction_c_j_per_k[c] > 0.0 && t.junction_board_r_k_per_w[c].is_finite());
         }
         assert!(t.housing_ambient_covered_r_k_per_w() > t.housing_ambient_r_k_per_w);
-        assert_eq!(d.contact, t.housing_skin_r_k_per_w.is_some() && kind != DeviceKind::Mask);
+        assert_eq!(
+            d.contact,
+            t.housing_skin_r_k_per_w.is_some() && kind != DeviceKind::Mask
+        );
         assert!(usize::from(d.sensors.contact_ntcs) <= MAX_CONTACT_NTCS);
     }
 
@@ -713,7 +853,9 @@ mod tests {
     fn panel_meets_targets() {
         check(DeviceKind::Panel, &[25.0, 25.0]);
         let d = spec(DeviceKind::Panel);
-        assert!(d.thermal.housing_ambient_fan_r_k_per_w.unwrap() < d.thermal.housing_ambient_r_k_per_w);
+        assert!(
+            d.thermal.housing_ambient_fan_r_k_per_w.unwrap() < d.thermal.housing_ambient_r_k_per_w
+        );
     }
 
     #[test]

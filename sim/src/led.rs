@@ -251,7 +251,8 @@ impl LedParams {
     /// (domain.md §3.1, see the type's doc for `g`).
     pub fn relative_flux(&self, i_ma: f64, tj_c: f64) -> f64 {
         let x = i_ma / self.i_ref_ma;
-        let above_threshold = ((i_ma - self.threshold_ma) / (self.i_ref_ma - self.threshold_ma)).max(0.0);
+        let above_threshold =
+            ((i_ma - self.threshold_ma) / (self.i_ref_ma - self.threshold_ma)).max(0.0);
         let g = above_threshold / (1.0 + self.droop * (x - 1.0));
         let thermal = (1.0 + self.k_phi_per_k * (tj_c - T_REF_C)).max(0.0);
         g * thermal
@@ -275,7 +276,12 @@ impl LedParams {
     /// A series string of `n_series` emitters, `n_shorted` of which are shorted (drop ~0 V and
     /// emit nothing), under PWM: averages are duty × on-values (domain.md §3.1, PWM line), valid
     /// because f_PWM ≫ 1/τ_junction.
-    pub fn string_operating_point(&self, n_series: u32, n_shorted: u32, drive: Drive) -> StringOperatingPoint {
+    pub fn string_operating_point(
+        &self,
+        n_series: u32,
+        n_shorted: u32,
+        drive: Drive,
+    ) -> StringOperatingPoint {
         let working = f64::from(n_series.saturating_sub(n_shorted));
         let duty = drive.duty.clamp(0.0, 1.0);
         let on = self.operating_point(drive.i_on_ma, drive.tj_c);
@@ -336,6 +342,10 @@ mod tests {
     const ENERGY_TOL_W: f64 = 1e-12;
 
     #[test]
+    #[expect(
+        clippy::approx_constant,
+        reason = "domain.md §2.1 prints I0/Φ for m = 1 as 0.318 (= 1/π to 3 decimals)"
+    )]
     fn lambertian_table_of_domain_2_1() {
         // (θ½, m, I0/Φ) from domain.md §2.1 [D].
         let table = [
@@ -348,12 +358,19 @@ mod tests {
         ];
         for (half, m_table, ratio_table) in table {
             let m = lambertian_order(half);
-            let m_tol = if m_table >= 20.0 { TABLE_1_DECIMAL } else { 5e-3 };
+            let m_tol = if m_table >= 20.0 {
+                TABLE_1_DECIMAL
+            } else {
+                5e-3
+            };
             assert!((m - m_table).abs() < m_tol, "θ½ {half}: m {m} vs {m_table}");
             let ratio = on_axis_intensity_per_flux(m);
             // I0/Φ inherits the m rounding at narrow angles: propagate m_tol/(2π).
             let tol = TABLE_3_DECIMALS + m_tol / (2.0 * PI);
-            assert!((ratio - ratio_table).abs() < tol, "θ½ {half}: I0/Φ {ratio} vs {ratio_table}");
+            assert!(
+                (ratio - ratio_table).abs() < tol,
+                "θ½ {half}: I0/Φ {ratio} vs {ratio_table}"
+            );
         }
     }
 
@@ -363,11 +380,23 @@ mod tests {
             let op = HYPER_RED_660.operating_point(i_ma, T_REF_C);
             op.p_opt_w / op.p_el_w
         };
-        assert!((at(350.0) - 0.81).abs() < WPE_2_DIGITS, "WPE@350 = {}", at(350.0));
-        assert!((at(700.0) - 0.74).abs() < WPE_2_DIGITS, "WPE@700 = {}", at(700.0));
+        assert!(
+            (at(350.0) - 0.81).abs() < WPE_2_DIGITS,
+            "WPE@350 = {}",
+            at(350.0)
+        );
+        assert!(
+            (at(700.0) - 0.74).abs() < WPE_2_DIGITS,
+            "WPE@700 = {}",
+            at(700.0)
+        );
         // 1045 mW @ 700 mA, 2.02 V @ 700 mA (domain.md §3.2 [V]), to the datasheet's 3 digits.
         let op = HYPER_RED_660.operating_point(700.0, T_REF_C);
-        assert!((op.p_opt_w - 1.045).abs() < 0.0015, "flux@700 {}", op.p_opt_w);
+        assert!(
+            (op.p_opt_w - 1.045).abs() < 0.0015,
+            "flux@700 {}",
+            op.p_opt_w
+        );
         assert!((op.v_f_v - 2.02).abs() < 0.005, "V_F@700 {}", op.v_f_v);
     }
 
@@ -381,7 +410,11 @@ mod tests {
 
     #[test]
     fn string_with_shorts_and_pwm() {
-        let drive = Drive { i_on_ma: 200.0, duty: 0.5, tj_c: 40.0 };
+        let drive = Drive {
+            i_on_ma: 200.0,
+            duty: 0.5,
+            tj_c: 40.0,
+        };
         let full = NIR_850.string_operating_point(8, 0, drive);
         let two_short = NIR_850.string_operating_point(8, 2, drive);
         let one = NIR_850.operating_point(200.0, 40.0);
@@ -404,9 +437,16 @@ mod tests {
 
     #[test]
     fn drive_factor_is_one_at_reference_and_scales_with_duty() {
-        let nominal = Drive { i_on_ma: 200.0, duty: 1.0, tj_c: T_REF_C };
+        let nominal = Drive {
+            i_on_ma: 200.0,
+            duty: 1.0,
+            tj_c: T_REF_C,
+        };
         assert!((HYPER_RED_660.drive_factor(200.0, nominal) - 1.0).abs() < ENERGY_TOL_W);
-        let half = Drive { duty: 0.5, ..nominal };
+        let half = Drive {
+            duty: 0.5,
+            ..nominal
+        };
         assert!((HYPER_RED_660.drive_factor(200.0, half) - 0.5).abs() < ENERGY_TOL_W);
     }
 

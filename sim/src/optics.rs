@@ -28,9 +28,17 @@ pub struct Vec3 {
 
 impl Vec3 {
     /// Unit vector +z: the skin's outward normal.
-    pub const UP: Vec3 = Vec3 { x: 0.0, y: 0.0, z: 1.0 };
+    pub const UP: Vec3 = Vec3 {
+        x: 0.0,
+        y: 0.0,
+        z: 1.0,
+    };
     /// Unit vector −z: the emission direction of a device's LEDs.
-    pub const DOWN: Vec3 = Vec3 { x: 0.0, y: 0.0, z: -1.0 };
+    pub const DOWN: Vec3 = Vec3 {
+        x: 0.0,
+        y: 0.0,
+        z: -1.0,
+    };
 
     /// A vector from its components.
     pub const fn new(x: f64, y: f64, z: f64) -> Self {
@@ -82,7 +90,10 @@ impl Beam {
     /// Beam of an emitter of flux `flux_mw` (mW) and order `m`: `I0 = Φ(m + 1)/(2π)`
     /// (domain.md §2.1).
     pub fn from_flux(flux_mw: f64, m: f64) -> Self {
-        Self { i0_mw_sr: flux_mw * (m + 1.0) / (2.0 * PI), m }
+        Self {
+            i0_mw_sr: flux_mw * (m + 1.0) / (2.0 * PI),
+            m,
+        }
     }
 }
 
@@ -100,12 +111,20 @@ pub struct Placement {
 impl Placement {
     /// Centred over the zone at `distance_cm`.
     pub fn centred(distance_cm: f64) -> Self {
-        Self { distance_cm, offset_x_cm: 0.0, offset_y_cm: 0.0 }
+        Self {
+            distance_cm,
+            offset_x_cm: 0.0,
+            offset_y_cm: 0.0,
+        }
     }
 
     /// Position of a device-frame point on the skin side.
     pub fn to_skin_frame(&self, p: Vec3) -> Vec3 {
-        Vec3::new(p.x + self.offset_x_cm, p.y + self.offset_y_cm, p.z + self.distance_cm)
+        Vec3::new(
+            p.x + self.offset_x_cm,
+            p.y + self.offset_y_cm,
+            p.z + self.distance_cm,
+        )
     }
 }
 
@@ -113,7 +132,13 @@ impl Placement {
 /// `axis`, mW/cm² (domain.md §2.2, vector form):
 /// `E = I0 · cos^m θ · cos ψ / R²`, zero when either cosine is ≤ 0 (behind the emitter or the
 /// receiving surface). Lengths in cm, I0 in mW/sr.
-pub fn point_irradiance(beam: Beam, pos: Vec3, axis: Vec3, point: Vec3, surface_normal: Vec3) -> f64 {
+pub fn point_irradiance(
+    beam: Beam,
+    pos: Vec3,
+    axis: Vec3,
+    point: Vec3,
+    surface_normal: Vec3,
+) -> f64 {
     let r = point.minus(pos);
     let r2 = r.dot(r);
     if r2 == 0.0 {
@@ -131,13 +156,14 @@ pub fn point_irradiance(beam: Beam, pos: Vec3, axis: Vec3, point: Vec3, surface_
 /// Closed form for an emitter facing a parallel plane at separation `z_cm` and lateral offset
 /// `rho_cm` (domain.md §2.2): `E = I0 · z^(m+1) / (ρ² + z²)^((m+3)/2)`, mW/cm².
 pub fn parallel_plane_irradiance(beam: Beam, z_cm: f64, rho_cm: f64) -> f64 {
-    beam.i0_mw_sr * z_cm.powf(beam.m + 1.0) / (rho_cm * rho_cm + z_cm * z_cm).powf((beam.m + 3.0) / 2.0)
+    beam.i0_mw_sr * z_cm.powf(beam.m + 1.0)
+        / (rho_cm * rho_cm + z_cm * z_cm).powf((beam.m + 3.0) / 2.0)
 }
 
 /// View factor from a differential element to a parallel 2a × 2b rectangle centred above it at
 /// distance c (all in the same length unit): `F = 4·F_c(a,b,c)`,
 /// `F_c = (1/2π)[X/√(1+X²)·atan(Y/√(1+X²)) + Y/√(1+Y²)·atan(X/√(1+Y²))]`, X = a/c, Y = b/c
-/// (domain.md §2.3 [M formula; D checks]). A dense Lambertian panel of exitance M gives `E = M·F`
+/// (domain.md §2.3 \[M formula; D checks\]). A dense Lambertian panel of exitance M gives `E = M·F`
 /// at the centre.
 pub fn view_factor_centre(a: f64, b: f64, c: f64) -> f64 {
     let x = a / c;
@@ -167,7 +193,12 @@ impl SkinGrid {
 
     /// A 16 × 16 grid covering `width_cm` × `height_cm`.
     pub fn covering(width_cm: f64, height_cm: f64) -> Self {
-        Self { nx: Self::DEFAULT_POINTS, ny: Self::DEFAULT_POINTS, width_cm, height_cm }
+        Self {
+            nx: Self::DEFAULT_POINTS,
+            ny: Self::DEFAULT_POINTS,
+            width_cm,
+            height_cm,
+        }
     }
 
     /// Number of points.
@@ -211,7 +242,10 @@ pub struct IrradianceMap {
 impl IrradianceMap {
     /// A dark map.
     pub fn zeros(grid: SkinGrid) -> Self {
-        Self { grid, mw_cm2: vec![0.0; grid.len()] }
+        Self {
+            grid,
+            mw_cm2: vec![0.0; grid.len()],
+        }
     }
 
     /// Adds `factor ×` another map on the same grid.
@@ -268,7 +302,11 @@ impl ZoneStats {
 
     /// Peak-to-mean ratio (1 for a flat zone, 0 for a dark one).
     pub fn peak_to_mean(&self) -> f64 {
-        if self.mean > 0.0 { self.max / self.mean } else { 0.0 }
+        if self.mean > 0.0 {
+            self.max / self.mean
+        } else {
+            0.0
+        }
     }
 }
 
@@ -363,7 +401,11 @@ mod tests {
             for ix in 0..nx {
                 let x = -a + (ix as f64 + 0.5) * pitch;
                 let y = -b + (iy as f64 + 0.5) * pitch;
-                out.push(Emitter { pos_cm: Vec3::new(x, y, 0.0), normal: Vec3::DOWN, string: 0 });
+                out.push(Emitter {
+                    pos_cm: Vec3::new(x, y, 0.0),
+                    normal: Vec3::DOWN,
+                    string: 0,
+                });
             }
         }
         out
@@ -388,9 +430,15 @@ mod tests {
             let panel = dense_panel(w / 2.0, h / 2.0, pitch);
             for (c, f_table) in [5.0, 10.0, 15.0, 30.0, 45.0].into_iter().zip(row) {
                 let f_closed = view_factor_centre(w / 2.0, h / 2.0, c);
-                assert!((f_closed - f_table).abs() < TABLE_3_DECIMALS, "{w}×{h} @ {c}: closed {f_closed}");
+                assert!(
+                    (f_closed - f_table).abs() < TABLE_3_DECIMALS,
+                    "{w}×{h} @ {c}: closed {f_closed}"
+                );
                 let f_sum = panel_e(&panel, pitch, 1.0, c, Vec3::default());
-                assert!((f_sum - f_table).abs() < TABLE_3_DECIMALS, "{w}×{h} @ {c}: sum {f_sum}");
+                assert!(
+                    (f_sum - f_table).abs() < TABLE_3_DECIMALS,
+                    "{w}×{h} @ {c}: sum {f_sum}"
+                );
             }
         }
     }
@@ -417,16 +465,36 @@ mod tests {
         assert!((panel_e(&panel, pitch, 1.0, 15.0, mid_long_edge) - 0.39).abs() < TABLE_2_DECIMALS);
         assert!((panel_e(&panel, pitch, 1.0, 15.0, corner) - 0.22).abs() < TABLE_2_DECIMALS);
         assert!((panel_e(&panel, pitch, 4.82, 15.0, centre) - 0.94).abs() < TABLE_2_DECIMALS);
-        assert!((panel_e(&panel, pitch, 4.82, 15.0, mid_long_edge) - 0.49).abs() < TABLE_2_DECIMALS);
+        assert!(
+            (panel_e(&panel, pitch, 4.82, 15.0, mid_long_edge) - 0.49).abs() < TABLE_2_DECIMALS
+        );
     }
 
     #[test]
     fn behind_the_emitter_or_the_surface_is_dark() {
         let beam = Beam::from_flux(100.0, 1.0);
         // Emitter below the skin plane, facing down: behind the receiving surface.
-        assert_eq!(point_irradiance(beam, Vec3::new(0.0, 0.0, -1.0), Vec3::DOWN, Vec3::default(), Vec3::UP), 0.0);
+        assert_eq!(
+            point_irradiance(
+                beam,
+                Vec3::new(0.0, 0.0, -1.0),
+                Vec3::DOWN,
+                Vec3::default(),
+                Vec3::UP
+            ),
+            0.0
+        );
         // Emitter above, facing up: the skin is behind it.
-        assert_eq!(point_irradiance(beam, Vec3::new(0.0, 0.0, 1.0), Vec3::UP, Vec3::default(), Vec3::UP), 0.0);
+        assert_eq!(
+            point_irradiance(
+                beam,
+                Vec3::new(0.0, 0.0, 1.0),
+                Vec3::UP,
+                Vec3::default(),
+                Vec3::UP
+            ),
+            0.0
+        );
     }
 
     #[test]

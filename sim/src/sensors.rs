@@ -20,7 +20,7 @@ pub const ADC_MAX: u16 = (1 << ADC_BITS) - 1;
 /// `firmware::boundary::hw::NTC_R_FIXED_OHM` (domain.md §6.5).
 pub const NTC_R_FIXED_OHM: f64 = 10_000.0;
 /// NTC nominal resistance at 25 °C, Ω; must match `firmware::boundary::hw::NTC_R25_OHM`
-/// (domain.md §6.5, 10k/B3950 typical part [M]).
+/// (domain.md §6.5, 10k/B3950 typical part \[M\]).
 pub const NTC_R25_OHM: f64 = 10_000.0;
 /// NTC Beta constant, K; must match `firmware::boundary::hw::NTC_BETA_K` (domain.md §6.5).
 pub const NTC_BETA_K: f64 = 3950.0;
@@ -36,7 +36,7 @@ const T25_K: f64 = 298.15;
 /// °C → K offset.
 const KELVIN_OFFSET: f64 = 273.15;
 
-/// NTC time constant on its host, s (domain.md §4.1 [M]: 10 s, range 5–20 s).
+/// NTC time constant on its host, s (domain.md §4.1 \[M\]: 10 s, range 5–20 s).
 pub const NTC_TAU_S: f64 = 10.0;
 /// Default NTC read noise, LSB rms (design choice inside the brief's "fraction of an LSB to
 /// ~2 LSB"; domain.md §6.5 names ADC INL/offset of a few LSB as a separate budget item).
@@ -62,7 +62,9 @@ pub fn divider_fraction(r_ntc_ohm: f64) -> f64 {
 /// Ideal quantization of a fraction of full scale (domain.md §6.5):
 /// `code = round(V/V_ref · (2^N − 1))`, clamped to the ADC range.
 pub fn adc_code(fraction: f64) -> u16 {
-    (fraction * f64::from(ADC_MAX)).round().clamp(0.0, f64::from(ADC_MAX)) as u16
+    (fraction * f64::from(ADC_MAX))
+        .round()
+        .clamp(0.0, f64::from(ADC_MAX)) as u16
 }
 
 /// Quantization with additive Gaussian noise of `noise_lsb` rms. Always draws the same number of
@@ -91,24 +93,43 @@ pub struct NtcTolerance {
 
 impl NtcTolerance {
     /// A nominal part.
-    pub const NOMINAL: NtcTolerance = NtcTolerance { r25_rel: 0.0, beta_rel: 0.0 };
-    /// Datasheet tolerance of the typical part: ±1 % R25, ±1 % B (domain.md §6.5 [M]).
+    pub const NOMINAL: NtcTolerance = NtcTolerance {
+        r25_rel: 0.0,
+        beta_rel: 0.0,
+    };
+    /// Datasheet tolerance of the typical part: ±1 % R25, ±1 % B (domain.md §6.5 \[M\]).
     pub const DATASHEET_REL: f64 = 0.01;
 
     /// The four ±1 % corners.
     pub const fn corners() -> [NtcTolerance; 4] {
         let t = Self::DATASHEET_REL;
         [
-            NtcTolerance { r25_rel: t, beta_rel: t },
-            NtcTolerance { r25_rel: t, beta_rel: -t },
-            NtcTolerance { r25_rel: -t, beta_rel: t },
-            NtcTolerance { r25_rel: -t, beta_rel: -t },
+            NtcTolerance {
+                r25_rel: t,
+                beta_rel: t,
+            },
+            NtcTolerance {
+                r25_rel: t,
+                beta_rel: -t,
+            },
+            NtcTolerance {
+                r25_rel: -t,
+                beta_rel: t,
+            },
+            NtcTolerance {
+                r25_rel: -t,
+                beta_rel: -t,
+            },
         ]
     }
 
     /// Resistance of this part at `t_c`, Ω.
     pub fn resistance_ohm(&self, t_c: f64) -> f64 {
-        ntc_resistance_ohm(t_c, NTC_R25_OHM * (1.0 + self.r25_rel), NTC_BETA_K * (1.0 + self.beta_rel))
+        ntc_resistance_ohm(
+            t_c,
+            NTC_R25_OHM * (1.0 + self.r25_rel),
+            NTC_BETA_K * (1.0 + self.beta_rel),
+        )
     }
 }
 
@@ -148,7 +169,11 @@ pub struct NtcConfig {
 
 impl Default for NtcConfig {
     fn default() -> Self {
-        Self { tau_s: NTC_TAU_S, tolerance: NtcTolerance::NOMINAL, noise_lsb: NTC_NOISE_LSB }
+        Self {
+            tau_s: NTC_TAU_S,
+            tolerance: NtcTolerance::NOMINAL,
+            noise_lsb: NTC_NOISE_LSB,
+        }
     }
 }
 
@@ -165,7 +190,12 @@ pub struct Ntc {
 impl Ntc {
     /// A healthy thermistor in equilibrium at `initial_c`.
     pub fn new(config: NtcConfig, initial_c: f64) -> Self {
-        Self { config, temp_c: initial_c, fault: NtcFault::None, fault_age_s: 0.0 }
+        Self {
+            config,
+            temp_c: initial_c,
+            fault: NtcFault::None,
+            fault_age_s: 0.0,
+        }
     }
 
     /// Temperature of the thermistor body, °C.
@@ -188,7 +218,11 @@ impl Ntc {
     /// detached. Exact for a constant target over the step, for any `dt_s`:
     /// `T ← target + (T − target)·exp(−dt/τ)`.
     pub fn advance(&mut self, dt_s: f64, host_c: f64, surroundings_c: f64) {
-        let target = if self.fault == NtcFault::Detached { surroundings_c } else { host_c };
+        let target = if self.fault == NtcFault::Detached {
+            surroundings_c
+        } else {
+            host_c
+        };
         self.temp_c = target + (self.temp_c - target) * (-dt_s / self.config.tau_s).exp();
         self.fault_age_s += dt_s;
     }
@@ -214,7 +248,11 @@ impl Ntc {
     pub fn read(&self, rng: &mut impl RngExt) -> u16 {
         let noisy = adc_code_noisy(self.fraction(), self.config.noise_lsb, rng);
         // An open input sits on the rail: noise cannot push it below full scale.
-        if self.fault == NtcFault::Open { ADC_MAX } else { noisy }
+        if self.fault == NtcFault::Open {
+            ADC_MAX
+        } else {
+            noisy
+        }
     }
 }
 
@@ -281,8 +319,14 @@ mod tests {
             assert!((code - code_table).abs() <= CODE_TOL, "{t} °C: code {code}");
             // Continuous slope |d code / dT| = 4095 · R_f/(R_f + R)² · R·B/T².
             let tk = t + KELVIN_OFFSET;
-            let slope = f64::from(ADC_MAX) * NTC_R_FIXED_OHM / (NTC_R_FIXED_OHM + r).powi(2) * r * NTC_BETA_K / (tk * tk);
-            assert!((slope - slope_table).abs() < SLOPE_TOL, "{t} °C: slope {slope}");
+            let slope = f64::from(ADC_MAX) * NTC_R_FIXED_OHM / (NTC_R_FIXED_OHM + r).powi(2)
+                * r
+                * NTC_BETA_K
+                / (tk * tk);
+            assert!(
+                (slope - slope_table).abs() < SLOPE_TOL,
+                "{t} °C: slope {slope}"
+            );
         }
     }
 
@@ -290,9 +334,17 @@ mod tests {
     fn tolerance_figures_at_43_c() {
         // domain.md §6.5 [D]: a +1 % B part reads +0.19 K, a +1 % R25 part −0.25 K, when the
         // firmware inverts with nominal constants.
-        let read_back = |tol: NtcTolerance| ntc_temperature_c(tol.resistance_ohm(43.0), NTC_R25_OHM, NTC_BETA_K);
-        let b = read_back(NtcTolerance { r25_rel: 0.0, beta_rel: 0.01 }) - 43.0;
-        let r = read_back(NtcTolerance { r25_rel: 0.01, beta_rel: 0.0 }) - 43.0;
+        let read_back = |tol: NtcTolerance| {
+            ntc_temperature_c(tol.resistance_ohm(43.0), NTC_R25_OHM, NTC_BETA_K)
+        };
+        let b = read_back(NtcTolerance {
+            r25_rel: 0.0,
+            beta_rel: 0.01,
+        }) - 43.0;
+        let r = read_back(NtcTolerance {
+            r25_rel: 0.01,
+            beta_rel: 0.0,
+        }) - 43.0;
         assert!((b - 0.19).abs() < TOL_FIGURE_K, "B: {b}");
         assert!((r + 0.25).abs() < TOL_FIGURE_K, "R25: {r}");
         assert_eq!(NtcTolerance::corners().len(), 4);
@@ -314,31 +366,55 @@ mod tests {
     #[test]
     fn faults() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut ntc = Ntc::new(NtcConfig { noise_lsb: 2.0, ..NtcConfig::default() }, 33.0);
+        let mut ntc = Ntc::new(
+            NtcConfig {
+                noise_lsb: 2.0,
+                ..NtcConfig::default()
+            },
+            33.0,
+        );
         ntc.set_fault(NtcFault::Open);
         assert_eq!(ntc.read(&mut rng), ADC_MAX);
         ntc.set_fault(NtcFault::Short);
-        assert!((0..50).all(|_| ntc.read(&mut rng) <= 8), "short reads near zero");
+        assert!(
+            (0..50).all(|_| ntc.read(&mut rng) <= 8),
+            "short reads near zero"
+        );
         ntc.set_fault(NtcFault::Drift { k_per_hour: 2.0 });
         ntc.advance(1800.0, 33.0, 20.0);
         assert!((ntc.sensed_c() - 34.0).abs() < LAG_TOL_K);
         ntc.set_fault(NtcFault::Detached);
         ntc.advance(1000.0, 33.0, 20.0);
-        assert!((ntc.temperature_c() - 20.0).abs() < 1e-3, "detached follows the surroundings");
+        assert!(
+            (ntc.temperature_c() - 20.0).abs() < 1e-3,
+            "detached follows the surroundings"
+        );
     }
 
     #[test]
     fn noise_is_around_the_ideal_code() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let ntc = Ntc::new(NtcConfig { noise_lsb: 1.0, ..NtcConfig::default() }, 43.0);
+        let ntc = Ntc::new(
+            NtcConfig {
+                noise_lsb: 1.0,
+                ..NtcConfig::default()
+            },
+            43.0,
+        );
         let ideal = f64::from(ntc_code(43.0, NtcTolerance::NOMINAL));
         let n = 4000;
         let codes: Vec<f64> = (0..n).map(|_| f64::from(ntc.read(&mut rng))).collect();
         let mean = codes.iter().sum::<f64>() / f64::from(n);
         let sd = (codes.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / f64::from(n)).sqrt();
         // Mean within 5 standard errors; σ of 1 LSB noise plus quantization (√(1 + 1/12)) within 10 %.
-        assert!((mean - ideal).abs() < 5.0 / f64::from(n).sqrt(), "mean {mean} vs {ideal}");
-        assert!((sd / (1.0f64 + 1.0 / 12.0).sqrt() - 1.0).abs() < 0.1, "sd {sd}");
+        assert!(
+            (mean - ideal).abs() < 5.0 / f64::from(n).sqrt(),
+            "mean {mean} vs {ideal}"
+        );
+        assert!(
+            (sd / (1.0f64 + 1.0 / 12.0).sqrt() - 1.0).abs() < 0.1,
+            "sd {sd}"
+        );
     }
 
     #[test]
@@ -348,13 +424,23 @@ mod tests {
         let draws: [u64; 3] = core::array::from_fn(|_| rng.random::<u64>());
         assert_eq!(draws, GOLDEN_U64);
         let mut rng = ChaCha8Rng::seed_from_u64(2024);
-        let ntc = Ntc::new(NtcConfig { noise_lsb: 2.0, ..NtcConfig::default() }, 43.0);
+        let ntc = Ntc::new(
+            NtcConfig {
+                noise_lsb: 2.0,
+                ..NtcConfig::default()
+            },
+            43.0,
+        );
         let codes: [u16; 4] = core::array::from_fn(|_| ntc.read(&mut rng));
         assert_eq!(codes, GOLDEN_CODES);
     }
 
     /// First three `u64` of `ChaCha8Rng::seed_from_u64(2024)` (rand 0.10.4, rand_chacha 0.10.0).
-    const GOLDEN_U64: [u64; 3] = [3080959604347521991, 18123447844947586703, 12649239169944512436];
+    const GOLDEN_U64: [u64; 3] = [
+        3080959604347521991,
+        18123447844947586703,
+        12649239169944512436,
+    ];
     /// First four reads of a 43 °C NTC with 2 LSB noise from the same seed.
     const GOLDEN_CODES: [u16; 4] = [1311, 1312, 1307, 1310];
 
