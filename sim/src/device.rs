@@ -120,9 +120,10 @@ pub struct ChannelSpec {
 /// Thermal parameters of the device for the electro-thermal network (domain.md §4.1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ThermalSpec {
-    /// Junction heat capacity per channel (all its emitters), J/K.
+    /// Junction heat capacity per channel (all its emitters), J/K; 0 for an absent channel.
     pub junction_c_j_per_k: [f64; MAX_CHANNELS],
-    /// Junction → board resistance per channel (its emitters in parallel), K/W.
+    /// Junction → board resistance per channel (its emitters in parallel), K/W; infinite (no
+    /// path) for an absent channel.
     pub junction_board_r_k_per_w: [f64; MAX_CHANNELS],
     /// Board heat capacity, J/K.
     pub board_c_j_per_k: f64,
