@@ -2,3 +2,10 @@
 //!
 //! Pure physics. No IO, no clock, no randomness it did not receive as a seed, no `Result` in the
 //! physics: a plant step cannot fail.
+
+pub mod body;
+pub mod device;
+pub mod led;
+pub mod optics;
+pub mod sensors;
+pub mod units;
