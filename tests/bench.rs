@@ -91,7 +91,7 @@ fn blanket_week() -> Scenario {
         vec![device(
             "wrap",
             w,
-            vec![treat(w, 0, 21, 0, Zone::LeftQuad, 25), act(0, 21, 1, Action::Cover(true)), act(0, 21, 30, Action::Cover(false))],
+            vec![treat(w, 0, 21, 0, Zone::LeftQuadriceps, 25), act(0, 21, 1, Action::Cover(true)), act(0, 21, 30, Action::Cover(false))],
         )],
         vec![],
     );

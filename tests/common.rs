@@ -70,8 +70,8 @@ pub fn runner_week() -> Scenario {
     for day in [0, 2, 5] {
         wrap.push(treat(w, day, 19, 15, LeftCalf, 22));
         wrap.push(treat(w, day, 19, 40, RightCalf, 22));
-        wrap.push(treat(w, day, 20, 5, LeftQuad, 22));
-        wrap.push(treat(w, day, 20, 30, RightQuad, 22));
+        wrap.push(treat(w, day, 20, 5, LeftQuadriceps, 22));
+        wrap.push(treat(w, day, 20, 30, RightQuadriceps, 22));
     }
     let mut pen = Vec::new();
     for day in [1, 3, 6] {

@@ -53,25 +53,25 @@ const fn p(name: &'static str, zone: Zone, target: f64, cap: f64, limit_s: u32) 
 const WRAP: &[ProgramSpec] = &[
     p("left-calf", Zone::LeftCalf, 12.0, 60.0, 1200),
     p("right-calf", Zone::RightCalf, 12.0, 60.0, 1200),
-    p("left-quad", Zone::LeftQuad, 12.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuad, 12.0, 60.0, 1200),
-    p("left-hamstring", Zone::LeftHamstring, 12.0, 60.0, 1200),
-    p("right-hamstring", Zone::RightHamstring, 12.0, 60.0, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 12.0, 60.0, 1200),
+    p("right-quad", Zone::RightQuadriceps, 12.0, 60.0, 1200),
+    p("left-hamstring", Zone::LeftHamstrings, 12.0, 60.0, 1200),
+    p("right-hamstring", Zone::RightHamstrings, 12.0, 60.0, 1200),
 ];
 
 const PAD: &[ProgramSpec] = &[
     p("glutes", Zone::Glutes, 12.0, 60.0, 1200),
     p("back", Zone::Back, 12.0, 60.0, 1200),
-    p("left-quad", Zone::LeftQuad, 12.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuad, 12.0, 60.0, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 12.0, 60.0, 1200),
+    p("right-quad", Zone::RightQuadriceps, 12.0, 60.0, 1200),
 ];
 
 /// Panel at 15 cm: 24 J/cm² (8 min at 50 mW/cm², domain.md §1.3 "40 × 10 min = 24"), 20 min limit.
 const PANEL: &[ProgramSpec] = &[
-    p("left-quad", Zone::LeftQuad, 24.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuad, 24.0, 60.0, 1200),
-    p("left-hamstring", Zone::LeftHamstring, 24.0, 60.0, 1200),
-    p("right-hamstring", Zone::RightHamstring, 24.0, 60.0, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 24.0, 60.0, 1200),
+    p("right-quad", Zone::RightQuadriceps, 24.0, 60.0, 1200),
+    p("left-hamstring", Zone::LeftHamstrings, 24.0, 60.0, 1200),
+    p("right-hamstring", Zone::RightHamstrings, 24.0, 60.0, 1200),
     p("glutes", Zone::Glutes, 24.0, 60.0, 1200),
     p("back", Zone::Back, 24.0, 60.0, 1200),
 ];
