@@ -2,3 +2,8 @@
 //!
 //! Pure physics. No IO, no clock, no randomness it did not receive as a seed, no `Result` in the
 //! physics: a plant step cannot fail.
+
+pub mod cem43;
+pub mod linalg;
+pub mod network;
+pub mod tissue;
