@@ -18,7 +18,11 @@ pub struct Matrix {
 impl Matrix {
     /// An all-zero `rows × cols` matrix.
     pub fn zeros(rows: usize, cols: usize) -> Matrix {
-        Matrix { rows, cols, data: vec![0.0; rows * cols] }
+        Matrix {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     /// The `n × n` identity.
@@ -34,7 +38,11 @@ impl Matrix {
     pub fn from_rows(rows: &[&[f64]]) -> Matrix {
         let cols = rows.first().map_or(0, |r| r.len());
         assert!(rows.iter().all(|r| r.len() == cols), "ragged rows");
-        Matrix { rows: rows.len(), cols, data: rows.iter().flat_map(|r| r.iter().copied()).collect() }
+        Matrix {
+            rows: rows.len(),
+            cols,
+            data: rows.iter().flat_map(|r| r.iter().copied()).collect(),
+        }
     }
 
     /// Number of rows.
@@ -61,8 +69,9 @@ impl Matrix {
     pub fn block(&self, r0: usize, c0: usize, rows: usize, cols: usize) -> Matrix {
         let mut b = Matrix::zeros(rows, cols);
         for r in 0..rows {
-            b.data[r * cols..(r + 1) * cols]
-                .copy_from_slice(&self.data[(r0 + r) * self.cols + c0..(r0 + r) * self.cols + c0 + cols]);
+            b.data[r * cols..(r + 1) * cols].copy_from_slice(
+                &self.data[(r0 + r) * self.cols + c0..(r0 + r) * self.cols + c0 + cols],
+            );
         }
         b
     }
@@ -104,23 +113,40 @@ impl Matrix {
 
     /// `self · scale + other · other_scale`, element-wise (shapes must match).
     pub fn lin_comb(&self, scale: f64, other: &Matrix, other_scale: f64) -> Matrix {
-        assert_eq!((self.rows, self.cols), (other.rows, other.cols), "shape mismatch in sum");
+        assert_eq!(
+            (self.rows, self.cols),
+            (other.rows, other.cols),
+            "shape mismatch in sum"
+        );
         Matrix {
             rows: self.rows,
             cols: self.cols,
-            data: self.data.iter().zip(&other.data).map(|(a, b)| a * scale + b * other_scale).collect(),
+            data: self
+                .data
+                .iter()
+                .zip(&other.data)
+                .map(|(a, b)| a * scale + b * other_scale)
+                .collect(),
         }
     }
 
     /// `self · s`.
     pub fn scaled(&self, s: f64) -> Matrix {
-        Matrix { rows: self.rows, cols: self.cols, data: self.data.iter().map(|a| a * s).collect() }
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().map(|a| a * s).collect(),
+        }
     }
 
     /// Induced 1-norm: the largest absolute column sum.
     pub fn norm_1(&self) -> f64 {
         (0..self.cols)
-            .map(|c| (0..self.rows).map(|r| self.data[r * self.cols + c].abs()).sum::<f64>())
+            .map(|c| {
+                (0..self.rows)
+                    .map(|r| self.data[r * self.cols + c].abs())
+                    .sum::<f64>()
+            })
             .fold(0.0, f64::max)
     }
 
@@ -224,7 +250,11 @@ pub fn expm(a: &Matrix) -> Matrix {
     assert_eq!(a.rows, a.cols, "expm needs a square matrix");
     let n = a.rows;
     let norm = a.norm_1();
-    let squarings = if norm > THETA_13 { (norm / THETA_13).log2().ceil() as i32 } else { 0 };
+    let squarings = if norm > THETA_13 {
+        (norm / THETA_13).log2().ceil() as i32
+    } else {
+        0
+    };
     let a = a.scaled(0.5f64.powi(squarings));
     let b = &PADE_13;
     let ident = Matrix::identity(n);
@@ -268,7 +298,11 @@ mod tests {
     const INVERSE_PRODUCT_TOL: f64 = 1e4 * EXPM_TOL;
 
     fn max_abs_diff(a: &Matrix, b: &Matrix) -> f64 {
-        a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        a.as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
     }
 
     /// Reference e^A by a long Taylor series of A/2^k then squaring: independent of Padé.
@@ -306,7 +340,11 @@ mod tests {
         let a = Matrix::from_rows(&[&[-3.0, 0.0], &[0.0, -1e6]]);
         let e = expm(&a);
         assert!(((e[(0, 0)] - (-3.0f64).exp()) / (-3.0f64).exp()).abs() < STIFF_SQUARING_TOL);
-        assert!(e[(1, 1)].abs() < EXPM_TOL, "a τ = 1 µs mode over 1 s must vanish, got {}", e[(1, 1)]);
+        assert!(
+            e[(1, 1)].abs() < EXPM_TOL,
+            "a τ = 1 µs mode over 1 s must vanish, got {}",
+            e[(1, 1)]
+        );
     }
 
     #[test]
@@ -321,7 +359,9 @@ mod tests {
     fn expm_of_nilpotent_is_finite_series() {
         let a = Matrix::from_rows(&[&[0.0, 2.0, 3.0], &[0.0, 0.0, 5.0], &[0.0, 0.0, 0.0]]);
         // e^A = I + A + A²/2 exactly.
-        let want = Matrix::identity(3).lin_comb(1.0, &a, 1.0).lin_comb(1.0, &a.mul(&a), 0.5);
+        let want = Matrix::identity(3)
+            .lin_comb(1.0, &a, 1.0)
+            .lin_comb(1.0, &a.mul(&a), 0.5);
         assert!(max_abs_diff(&expm(&a), &want) < EXPM_TOL);
     }
 

@@ -92,7 +92,10 @@ impl ThermalNetwork {
 
     /// Adds a node of heat capacity `capacity_j_per_k` (J/K, > 0).
     pub fn add_node(&mut self, capacity_j_per_k: f64) -> NodeId {
-        assert!(capacity_j_per_k > 0.0 && capacity_j_per_k.is_finite(), "node heat capacity must be > 0");
+        assert!(
+            capacity_j_per_k > 0.0 && capacity_j_per_k.is_finite(),
+            "node heat capacity must be > 0"
+        );
         self.capacity_j_per_k.push(capacity_j_per_k);
         NodeId(self.capacity_j_per_k.len() - 1)
     }
@@ -130,8 +133,15 @@ impl ThermalNetwork {
     /// does not see it. The heat entering `to` this way is reported as a flow (see
     /// [`ThermalNetwork::flow_count`]).
     pub fn link_one_way(&mut self, from: NodeId, to: NodeId, g_w_per_k: f64) {
-        assert!(g_w_per_k >= 0.0 && from != to, "one-way link needs two nodes and g ≥ 0");
-        self.one_way_links.push(OneWayLink { from, to, g_w_per_k });
+        assert!(
+            g_w_per_k >= 0.0 && from != to,
+            "one-way link needs two nodes and g ≥ 0"
+        );
+        self.one_way_links.push(OneWayLink {
+            from,
+            to,
+            g_w_per_k,
+        });
     }
 
     /// Number of nodes (length of the state vector).
@@ -167,7 +177,11 @@ impl ThermalNetwork {
 
     /// Heat stored in the network relative to 0 °C, J: Σ C_i T_i.
     pub fn stored_energy_j(&self, temps_c: &[f64]) -> f64 {
-        self.capacity_j_per_k.iter().zip(temps_c).map(|(c, t)| c * t).sum()
+        self.capacity_j_per_k
+            .iter()
+            .zip(temps_c)
+            .map(|(c, t)| c * t)
+            .sum()
     }
 
     /// The continuous-time system `dx/dt = A x + B_bnd T_b + B_src P`, and the flow rows
@@ -207,7 +221,13 @@ impl ThermalNetwork {
                 b_src[(node.0, s)] += weight / c[node.0];
             }
         }
-        StateSpace { a, b_bnd, b_src, w, d }
+        StateSpace {
+            a,
+            b_bnd,
+            b_src,
+            w,
+            d,
+        }
     }
 
     /// The exact discretisation for a step of `dt_s` seconds with inputs held constant.
@@ -215,7 +235,10 @@ impl ThermalNetwork {
     /// Cost O((n + flows + inputs)³ · log(‖A‖ dt)): build it once per step length and topology
     /// (the 10 ms control tick), or once for a single long jump.
     pub fn discretize(&self, dt_s: f64) -> Discretization {
-        assert!(dt_s >= 0.0 && dt_s.is_finite(), "step length must be finite and ≥ 0");
+        assert!(
+            dt_s >= 0.0 && dt_s.is_finite(),
+            "step length must be finite and ≥ 0"
+        );
         let ss = self.state_space();
         let n = self.node_count();
         let nb = self.boundary_count;
@@ -301,7 +324,11 @@ impl Discretization {
     /// `source_w` (W per unit) held constant, and adds the step's heat flows (J) to
     /// `state.flow_j`. Allocation-free: O(n² + n·inputs).
     pub fn step(&self, state: &mut ThermalState, boundary_c: &[f64], source_w: &[f64]) {
-        let ThermalState { temps_c, scratch, flow_j } = state;
+        let ThermalState {
+            temps_c,
+            scratch,
+            flow_j,
+        } = state;
         scratch.fill(0.0);
         self.phi.mul_vec_add(temps_c, scratch);
         self.gamma_bnd.mul_vec_add(boundary_c, scratch);
@@ -366,7 +393,11 @@ mod tests {
         d.step(&mut st, &[25.0], &[1.5]);
         let steady = 25.0 + 1.5 / 0.5;
         let want = steady + (20.0 - steady) * (-3.0f64 / 4.0).exp();
-        assert!((st.temp_c(node) - want).abs() < CLOSED_FORM_TOL_K, "{} vs {want}", st.temp_c(node));
+        assert!(
+            (st.temp_c(node) - want).abs() < CLOSED_FORM_TOL_K,
+            "{} vs {want}",
+            st.temp_c(node)
+        );
         // Heat to ambient = ∫ g (T − T_amb) dt in closed form.
         let flow = 0.5 * ((steady - 25.0) * 3.0 + (20.0 - steady) * 4.0 * (1.0 - (-0.75f64).exp()));
         assert!((st.flow_j[amb.index()] - flow).abs() < CLOSED_FORM_TOL_K);
