@@ -6,4 +6,5 @@
 pub mod cem43;
 pub mod linalg;
 pub mod network;
+pub mod plant;
 pub mod tissue;

@@ -3,7 +3,7 @@
 //! The plant's networks have at most ~80 nodes, so a row-major `Vec<f64>` with textbook
 //! algorithms is both simple and fast enough; an external linear-algebra crate would add a large
 //! dependency for three functions. Everything here runs when a network is (re)built, never per
-//! control tick, except [`Matrix::mul_vec_add`], which is the hot-path kernel.
+//! control tick (the per-tick kernel is the pruned sparse operator in `network`).
 
 use std::ops::{Index, IndexMut};
 
@@ -102,7 +102,7 @@ impl Matrix {
         out
     }
 
-    /// `out += self · x`, allocation-free: the per-step kernel of the exact discretisation.
+    /// `out += self · x`, allocation-free.
     pub fn mul_vec_add(&self, x: &[f64], out: &mut [f64]) {
         debug_assert_eq!(x.len(), self.cols);
         debug_assert_eq!(out.len(), self.rows);
