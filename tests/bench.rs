@@ -122,7 +122,7 @@ fn injected_ntc_open_passes_with_the_fault_fired() {
             w,
             vec![
                 treat(w, 0, 19, 0, Zone::LeftCalf, 20),
-                act(0, 19, 5, Action::Fault(PlantFault::Ntc { sensor: sim::plant::NtcId::Contact(0), fault: NtcFault::Open })),
+                act(0, 19, 5, Action::Fault(PlantFault::Ntc { sensor: sim::plant::NtcId::Contact0, fault: NtcFault::Open })),
             ],
         )],
         vec![],

@@ -180,6 +180,7 @@ struct DeviceRun<'a> {
     scenario: &'a Scenario,
     index: usize,
     kind: DeviceKind,
+    facts: plant_io::DeviceFacts,
     id: String,
     dut: &'a mut dyn Dut,
     plant: Plant,
@@ -225,11 +226,13 @@ impl<'a> DeviceRun<'a> {
             noise_seed: scenario.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         };
         let plant = Plant::new(&cfg);
-        let monitor = Monitor::new(&scenario.name, scenario.seed, &setup.id, scenario.limits, plant_io::tj_max(setup.kind), setup.kind == DeviceKind::Mask);
+        let facts = plant_io::facts(setup.kind);
+        let monitor = Monitor::new(&scenario.name, scenario.seed, &setup.id, scenario.limits, facts.tj_max_c, setup.kind == DeviceKind::Mask);
         let mut run = DeviceRun {
             scenario,
             index,
             kind: setup.kind,
+            facts,
             id: setup.id.clone(),
             dut,
             plant,
@@ -306,7 +309,7 @@ impl<'a> DeviceRun<'a> {
             if self.powered {
                 target = target.min(self.next_wake);
             }
-            if self.plant.truth().emitting {
+            if self.plant.probe().emitting {
                 target = target.min(self.t + MAX_BLIND_MS);
             }
             let target = target.max(self.t);
@@ -354,7 +357,7 @@ impl<'a> DeviceRun<'a> {
     fn advance_to(&mut self, target: u64) {
         let dt = target - self.t;
         if let Some(w) = self.window.as_mut()
-            && self.plant.truth().emitting
+            && self.plant.probe().emitting
         {
             w.emitting_ms += dt;
         }
@@ -363,22 +366,22 @@ impl<'a> DeviceRun<'a> {
     }
 
     fn observe(&mut self, reporter: &mut dyn Reporter) {
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         let state = if self.powered { SessionState::from_code(self.out.state) } else { None };
         let obs = Observation {
             t_ms: self.t,
-            skin_hot_c: truth.skin_hot_c,
+            skin_hot_c: truth.hottest_skin_c,
             junction_c: truth.junction_c,
             emitting: truth.emitting,
-            nir_emitting: plant_io::nir_emitting(self.kind, &truth),
-            nir_at_eye_mw_cm2: truth.nir_eye_mw_cm2,
-            cem43: truth.cem43,
+            nir_emitting: truth.nir_emitting,
+            nir_at_eye_mw_cm2: truth.eye_nir_mw_cm2,
+            cem43: truth.cem43_min,
             state,
             estimate_j_cm2: f64::from(self.out.dose_estimate_mj_cm2) / 1000.0,
         };
         self.monitor.observe(&obs);
         if let Some(w) = self.window.as_mut() {
-            w.peak_skin_c = w.peak_skin_c.max(truth.skin_hot_c);
+            w.peak_skin_c = w.peak_skin_c.max(truth.hottest_skin_c);
             w.peak_junction_c = w.peak_junction_c.max(truth.junction_c[0].max(truth.junction_c[1]));
             if truth.emitting && w.first_emission_ms.is_none() {
                 w.first_emission_ms = Some(self.t);
@@ -390,13 +393,13 @@ impl<'a> DeviceRun<'a> {
         reporter.event(&Event::Sample(Sample {
             t_ms: self.t,
             device: self.index,
-            skin_hot_c: truth.skin_hot_c,
-            skin_mean_c: truth.skin_mean_c,
+            skin_hot_c: truth.hottest_skin_c,
+            skin_mean_c: truth.contact_skin_c,
             junction_c: truth.junction_c,
             board_c: truth.board_c,
-            irradiance_mw_cm2: plant_io::zone_mean_irradiance(&truth),
-            fluence_j_cm2: plant_io::zone_mean_fluence(&truth),
-            cem43: truth.cem43,
+            irradiance_mw_cm2: truth.irradiance_mean_mw_cm2,
+            fluence_j_cm2: truth.fluence_mean_j_cm2[0] + truth.fluence_mean_j_cm2[1],
+            cem43: truth.cem43_min,
             input: self.input,
             output: self.out,
             powered: self.powered,
@@ -481,7 +484,7 @@ impl<'a> DeviceRun<'a> {
     }
 
     fn check_fault_evidence(&mut self, reporter: &mut dyn Reporter) {
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         for f in self.faults.iter_mut().filter(|f| !f.fired) {
             if plant_io::fault_visible(&f.fault, &self.input, &self.out, &truth) {
                 f.fired = true;
@@ -496,7 +499,7 @@ impl<'a> DeviceRun<'a> {
     /// Apply one action; returns whether a firmware input changed.
     fn apply(&mut self, action: Action, reporter: &mut dyn Reporter) -> Result<bool, BenchError> {
         reporter.event(&Event::Action { t_ms: self.t, device: self.index, what: format!("{action:?}") });
-        let contact_device = plant_io::is_contact(self.kind);
+        let contact_device = self.facts.contact;
         let changed = match action {
             Action::Treat(tr) => {
                 self.pending_label = Some(tr.label.clone());
@@ -517,7 +520,7 @@ impl<'a> DeviceRun<'a> {
                 }
                 self.placed = None;
                 self.plant.apply(PlantChange::Remove);
-                if contact_device && self.plant.truth().emitting {
+                if contact_device && self.plant.probe().emitting {
                     self.monitor.contact_lost_at = Some(self.t);
                 }
                 true
@@ -623,7 +626,7 @@ impl<'a> DeviceRun<'a> {
     fn open_window(&mut self, reporter: &mut dyn Reporter) {
         let Some((zone, _)) = self.placed else { return };
         let label = self.pending_label.take().unwrap_or_else(|| format!("start@{}ms", self.t));
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         let program = prescription::program(self.kind, self.program);
         let caps = prescription::zone_caps(self.kind, zone);
         let zone_idx = plant_io::zone_index(zone);
@@ -632,13 +635,13 @@ impl<'a> DeviceRun<'a> {
                 if p.zone != zone {
                     Some(format!("program {} is for {:?}, device is on {zone:?}", self.program, p.zone))
                 } else {
-                    must_refuse_reason(&self.monitor.history(), zone_idx, self.t, p, &caps, truth.skin_hot_c, self.ambient_c, &self.scenario.limits)
+                    must_refuse_reason(&self.monitor.history(), zone_idx, self.t, p, &caps, truth.hottest_skin_c, self.ambient_c, &self.scenario.limits)
                 }
             }
             None => Some(format!("no program {} on this device", self.program)),
         };
-        let clean = !self.monitor.fault_injected && !self.covered && !self.lifted && (!plant_io::needs_shields(self.kind) || self.monitor.eye_shields);
-        let allowed = must_refuse.is_none() && clean && truth.skin_hot_c <= self.scenario.limits.must_allow_skin_c && plant_io::placement_ok(self.kind, self.placed);
+        let clean = !self.monitor.fault_injected && !self.covered && !self.lifted && (!self.facts.needs_shields || self.monitor.eye_shields);
+        let allowed = must_refuse.is_none() && clean && truth.hottest_skin_c <= self.scenario.limits.must_allow_skin_c && plant_io::placement_ok(self.kind, self.placed);
         self.any_allowed |= allowed;
         self.monitor.window_open = true;
         reporter.event(&Event::RequestOpened { t_ms: self.t, device: self.index, label: label.clone() });
@@ -650,8 +653,8 @@ impl<'a> DeviceRun<'a> {
             first_emission_ms: None,
             emitting_ms: 0,
             dose_at_start: self.plant.dose_snapshot(),
-            cem43_at_start: truth.cem43,
-            peak_skin_c: truth.skin_hot_c,
+            cem43_at_start: truth.cem43_min,
+            peak_skin_c: truth.hottest_skin_c,
             peak_junction_c: truth.junction_c[0].max(truth.junction_c[1]),
             estimate_j_cm2: 0.0,
             must_refuse,
@@ -667,7 +670,7 @@ impl<'a> DeviceRun<'a> {
         if matches!(end, SessionEnd::UserStop | SessionEnd::Removed | SessionEnd::PowerLost) {
             self.monitor.grace_until_ms = self.t + self.scenario.limits.contact_reaction_ms;
         }
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         let dose = self.plant.fluence_since(&w.dose_at_start);
         let program = prescription::program(self.kind, w.program);
         let caps = prescription::zone_caps(self.kind, w.zone);
@@ -687,7 +690,7 @@ impl<'a> DeviceRun<'a> {
             energy_j: dose.energy_j,
             peak_skin_c: w.peak_skin_c,
             peak_junction_c: w.peak_junction_c,
-            cem43: truth.cem43 - w.cem43_at_start,
+            cem43: truth.cem43_min - w.cem43_at_start,
             firmware_estimate_j_cm2: w.estimate_j_cm2,
             target_j_cm2: program.as_ref().map_or(0.0, |p| p.target_j_cm2),
             refusal_reason: w.must_refuse.clone(),

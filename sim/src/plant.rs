@@ -652,6 +652,52 @@ pub struct Truth {
     pub electrical_j: f64,
 }
 
+/// The per-step scalars of plant truth (see [`Plant::probe`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Probe {
+    /// Hottest skin surface point (hot-spot column surface), °C.
+    pub hottest_skin_c: f64,
+    /// Mean contact-skin surface (main column surface), °C.
+    pub contact_skin_c: f64,
+    /// Junction temperature per channel, °C.
+    pub junction_c: [f64; MAX_CHANNELS],
+    /// LED board, °C.
+    pub board_c: f64,
+    /// Zone-mean irradiance per channel at the present drive, mW/cm².
+    pub irradiance_mean_mw_cm2: [f64; MAX_CHANNELS],
+    /// Zone-mean fluence per channel accumulated since construction or `start_session`, J/cm².
+    pub fluence_mean_j_cm2: [f64; MAX_CHANNELS],
+    /// CEM43 at the hottest skin point, minutes.
+    pub cem43_min: f64,
+    /// Any optical output.
+    pub emitting: bool,
+    /// Any NIR string emitting.
+    pub nir_emitting: bool,
+    /// NIR irradiance at the eye (masks), mW/cm².
+    pub eye_nir_mw_cm2: f64,
+}
+
+/// Per-string dose accumulators at an instant (see [`Plant::dose_snapshot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DoseSnapshot {
+    factor_seconds: [f64; MAX_STRINGS],
+}
+
+/// Fluence delivered onto the zone over an interval (see [`Plant::fluence_since`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SessionDose {
+    /// Zone-mean fluence, all channels, J/cm².
+    pub mean_j_cm2: f64,
+    /// Zone-minimum fluence (the cold spot), J/cm².
+    pub min_j_cm2: f64,
+    /// Zone-maximum fluence (the hot spot), J/cm².
+    pub max_j_cm2: f64,
+    /// Zone-mean fluence per channel, J/cm².
+    pub channel_mean_j_cm2: [f64; MAX_CHANNELS],
+    /// Optical energy onto the zone, J.
+    pub energy_j: f64,
+}
+
 /// Energy bookkeeping of the main system since construction, J.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct EnergyLedger {
@@ -698,6 +744,7 @@ pub struct Plant {
     ntc: [Ntc; 3],
     rng: ChaCha8Rng,
     ref_flux_w: [f64; MAX_STRINGS],
+    string_is_nir: [bool; MAX_STRINGS],
     factor: [f64; MAX_STRINGS],
     string_op: [StringOperatingPoint; MAX_STRINGS],
     factor_seconds: [f64; MAX_STRINGS],
@@ -821,6 +868,10 @@ impl Plant {
                         .p_opt_w
             })
         });
+        let string_is_nir = core::array::from_fn(|s| {
+            spec.string_channel(s)
+                .is_some_and(|ch| ch.wavelength.is_nir())
+        });
         let board_c = core.temp_c(core.layout().board);
         let housing_c = core.temp_c(core.layout().housing);
         let mut plant = Plant {
@@ -851,6 +902,7 @@ impl Plant {
             ],
             rng: ChaCha8Rng::seed_from_u64(cfg.noise_seed),
             ref_flux_w,
+            string_is_nir,
             factor: [0.0; MAX_STRINGS],
             string_op: [StringOperatingPoint {
                 v_on_v: 0.0,
@@ -1139,8 +1191,10 @@ impl Plant {
         }
         let after_c = self.core.temp_c(hs);
         self.cem43.add_linear(before_c, after_c, dt_s);
+        // Fluence accrues on the zone only while the device faces it (not lifted, not removed).
+        let on_zone = if self.facing_zone() { dt_s } else { 0.0 };
         for s in 0..MAX_STRINGS {
-            self.factor_seconds[s] += self.factor[s] * dt_s;
+            self.factor_seconds[s] += self.factor[s] * on_zone;
             self.ledger.electrical_j += self.string_op[s].p_el_w * dt_s;
             self.ledger.optical_emitted_j += self.string_op[s].p_opt_w * dt_s;
         }
@@ -1263,6 +1317,82 @@ impl Plant {
             emitting: self.factor.iter().any(|&f| f > 0.0),
             eye_nir_mw_cm2: nir_at_eye,
             electrical_j: self.ledger.electrical_j,
+        }
+    }
+
+    /// The scalars a closed loop looks at every step: temperatures, zone-mean irradiance and
+    /// fluence, CEM43, emission. O(strings), no grid pass: cheap enough for every control tick,
+    /// unlike [`Plant::truth`], which also finds zone minima and maxima over the grid.
+    pub fn probe(&self) -> Probe {
+        let l = self.core.layout();
+        let facing = self.facing_zone();
+        let mean = |f: &[f64; MAX_STRINGS], c: usize| {
+            let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+            if facing {
+                f[a] * self.map_stats[a].mean + f[b] * self.map_stats[b].mean
+            } else {
+                0.0
+            }
+        };
+        let nir_at_eye = if self.eye_shields || !facing || self.eye.is_empty() {
+            0.0
+        } else {
+            self.eye
+                .iter()
+                .map(|e| {
+                    (0..MAX_STRINGS)
+                        .filter(|&s| self.string_is_nir[s])
+                        .map(|s| self.factor[s] * e[s])
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+        };
+        Probe {
+            hottest_skin_c: self.core.temp_c(l.hot_spot.surface()),
+            contact_skin_c: self.core.temp_c(l.main.surface()),
+            junction_c: l.junction.map(|j| self.core.temp_c(j)),
+            board_c: self.core.temp_c(l.board),
+            irradiance_mean_mw_cm2: [mean(&self.factor, 0), mean(&self.factor, 1)],
+            fluence_mean_j_cm2: [mean(&self.factor_seconds, 0) * 1e-3, mean(&self.factor_seconds, 1) * 1e-3],
+            cem43_min: self.cem43.minutes(),
+            emitting: self.factor.iter().any(|&f| f > 0.0),
+            nir_emitting: (0..MAX_STRINGS).any(|s| self.string_is_nir[s] && self.factor[s] > 0.0),
+            eye_nir_mw_cm2: nir_at_eye,
+        }
+    }
+
+    /// The per-string dose accumulators now, to measure a session by difference later.
+    pub fn dose_snapshot(&self) -> DoseSnapshot {
+        DoseSnapshot { factor_seconds: self.factor_seconds }
+    }
+
+    /// Fluence delivered onto the zone since `since`: zone mean, minimum and maximum over the skin
+    /// grid (one grid pass), per-channel means and the optical energy onto the zone. Fluence
+    /// accrues only while the device faces a zone; a session is measured on the maps of the
+    /// last placement.
+    pub fn fluence_since(&self, since: &DoseSnapshot) -> SessionDose {
+        let d: [f64; MAX_STRINGS] =
+            core::array::from_fn(|s| (self.factor_seconds[s] - since.factor_seconds[s]) * 1e-3);
+        let n = self.maps.grid().len();
+        let (mut min, mut max, mut sum) = (f64::INFINITY, 0.0_f64, 0.0);
+        for i in 0..n {
+            let h: f64 = (0..MAX_STRINGS).map(|s| d[s] * self.maps.per_string[s].mw_cm2[i]).sum();
+            min = min.min(h);
+            max = max.max(h);
+            sum += h;
+        }
+        let channel_mean_j_cm2 = core::array::from_fn(|c| {
+            let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+            d[a] * self.map_stats[a].mean + d[b] * self.map_stats[b].mean
+        });
+        let zone_area_cm2 = self.spec.skin_grid.width_cm * self.spec.skin_grid.height_cm;
+        let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+        SessionDose {
+            mean_j_cm2: mean,
+            min_j_cm2: if n == 0 { 0.0 } else { min },
+            max_j_cm2: max,
+            channel_mean_j_cm2,
+            energy_j: mean * zone_area_cm2,
         }
     }
 
