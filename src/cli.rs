@@ -69,12 +69,22 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_INVALID_INPUT } else { EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_INVALID_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
     ExitCode::from(match cli.command {
         Command::Check { paths } => check(&paths),
-        Command::Run { paths, firmware, out, junit, seed } => run(&paths, &firmware, out.as_deref(), junit.as_deref(), seed),
+        Command::Run {
+            paths,
+            firmware,
+            out,
+            junit,
+            seed,
+        } => run(&paths, &firmware, out.as_deref(), junit.as_deref(), seed),
     })
 }
 
@@ -98,9 +108,17 @@ fn check(paths: &[PathBuf]) -> u8 {
     }
 }
 
-fn run(paths: &[PathBuf], firmware: &str, out: Option<&std::path::Path>, junit: Option<&std::path::Path>, seed: Option<u64>) -> u8 {
+fn run(
+    paths: &[PathBuf],
+    firmware: &str,
+    out: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    seed: Option<u64>,
+) -> u8 {
     if firmware != "reference" {
-        eprintln!("error: --firmware {firmware:?}: this build supports only `reference` (exec:, tcp: and serial: transports are not built yet)");
+        eprintln!(
+            "error: --firmware {firmware:?}: this build supports only `reference` (exec:, tcp: and serial: transports are not built yet)"
+        );
         return EXIT_INVALID_INPUT;
     }
     let mut scenarios = match load(paths) {
@@ -144,7 +162,16 @@ fn run(paths: &[PathBuf], firmware: &str, out: Option<&std::path::Path>, junit: 
     for r in &results {
         for v in r.verdicts.iter().filter(|v| v.status.is_failure()) {
             for f in &v.violations {
-                println!("  {} [{}] {} at {}: measured {:.3}, limit {:.3}: {}", r.scenario, f.device, v.name, clock(f.t_ms), f.measured, f.limit, f.detail);
+                println!(
+                    "  {} [{}] {} at {}: measured {:.3}, limit {:.3}: {}",
+                    r.scenario,
+                    f.device,
+                    v.name,
+                    clock(f.t_ms),
+                    f.measured,
+                    f.limit,
+                    f.detail
+                );
             }
         }
         for e in &r.expectation_failures {
@@ -175,5 +202,11 @@ fn run(paths: &[PathBuf], firmware: &str, out: Option<&std::path::Path>, junit: 
 pub fn clock(t_ms: u64) -> String {
     let day = t_ms / 86_400_000;
     let ms = t_ms % 86_400_000;
-    format!("day {day} {:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    format!(
+        "day {day} {:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }

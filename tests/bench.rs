@@ -38,13 +38,29 @@ fn run(s: &Scenario) -> (RunResult, Recorder) {
 }
 
 fn assert_passed(r: &RunResult) {
-    let failed: Vec<_> = r.verdicts.iter().filter(|v| v.status.is_failure()).map(|v| (v.name, v.violations.clone())).collect();
-    assert!(r.passed(), "{}: failed {failed:#?}; expectations {:?}; invalid {:?}", r.scenario, r.expectation_failures, r.invalid);
+    let failed: Vec<_> = r
+        .verdicts
+        .iter()
+        .filter(|v| v.status.is_failure())
+        .map(|v| (v.name, v.violations.clone()))
+        .collect();
+    assert!(
+        r.passed(),
+        "{}: failed {failed:#?}; expectations {:?}; invalid {:?}",
+        r.scenario,
+        r.expectation_failures,
+        r.invalid
+    );
 }
 
 fn held(r: &RunResult, id: PropertyId) {
     let v = r.verdict(id);
-    assert_eq!(v.status, Status::Held, "{} should be checked and hold: {v:#?}", v.name);
+    assert_eq!(
+        v.status,
+        Status::Held,
+        "{} should be checked and hold: {v:#?}",
+        v.name
+    );
 }
 
 #[test]
@@ -66,8 +82,16 @@ fn clean_runner_week_passes_every_property() {
     ] {
         held(&r, id);
     }
-    let completed = r.sessions.iter().filter(|s| s.end == harness::result::SessionEnd::Completed).count();
-    assert_eq!(completed, 18, "every session of the runner week completes: {:#?}", r.sessions);
+    let completed = r
+        .sessions
+        .iter()
+        .filter(|s| s.end == harness::result::SessionEnd::Completed)
+        .count();
+    assert_eq!(
+        completed, 18,
+        "every session of the runner week completes: {:#?}",
+        r.sessions
+    );
 }
 
 #[test]
@@ -80,7 +104,10 @@ fn same_scenario_twice_gives_the_same_trace_hash() {
     let mut other = s.clone();
     other.seed += 1;
     let (c, _) = run(&other);
-    assert_ne!(a.trace_hash, c.trace_hash, "the seed reaches the sensor noise");
+    assert_ne!(
+        a.trace_hash, c.trace_hash,
+        "the seed reaches the sensor noise"
+    );
 }
 
 fn blanket_week() -> Scenario {
@@ -91,7 +118,11 @@ fn blanket_week() -> Scenario {
         vec![device(
             "wrap",
             w,
-            vec![treat(w, 0, 21, 0, Zone::LeftQuadriceps, 25), act(0, 21, 1, Action::Cover(true)), act(0, 21, 30, Action::Cover(false))],
+            vec![
+                treat(w, 0, 21, 0, Zone::LeftQuadriceps, 25),
+                act(0, 21, 1, Action::Cover(true)),
+                act(0, 21, 30, Action::Cover(false)),
+            ],
         )],
         vec![],
     );
@@ -107,8 +138,17 @@ fn wrap_under_a_blanket_derates_and_still_passes() {
     let session = &r.sessions[0];
     assert!(session.emitting_ms > 0);
     let full = *rec.max_duty_covered.iter().max().expect("samples");
-    let late: Vec<u16> = rec.max_duty_covered.iter().rev().take(2000).copied().collect();
-    assert!(late.iter().any(|&d| d < full) || session.end != harness::result::SessionEnd::Completed, "derating or a thermal stop must show under the blanket");
+    let late: Vec<u16> = rec
+        .max_duty_covered
+        .iter()
+        .rev()
+        .take(2000)
+        .copied()
+        .collect();
+    assert!(
+        late.iter().any(|&d| d < full) || session.end != harness::result::SessionEnd::Completed,
+        "derating or a thermal stop must show under the blanket"
+    );
 }
 
 #[test]
@@ -122,7 +162,15 @@ fn injected_ntc_open_passes_with_the_fault_fired() {
             w,
             vec![
                 treat(w, 0, 19, 0, Zone::LeftCalf, 20),
-                act(0, 19, 5, Action::Fault(PlantFault::Ntc { sensor: sim::plant::NtcId::Contact0, fault: NtcFault::Open })),
+                act(
+                    0,
+                    19,
+                    5,
+                    Action::Fault(PlantFault::Ntc {
+                        sensor: sim::plant::NtcId::Contact0,
+                        fault: NtcFault::Open,
+                    }),
+                ),
             ],
         )],
         vec![],
@@ -139,7 +187,16 @@ fn a_fault_that_never_reaches_the_firmware_makes_the_scenario_invalid() {
     // A string opened while the device sits in a drawer is invisible: no current is ever
     // commanded, so the firmware cannot see it. That is a bad test, not a pass.
     let w = DeviceKind::Wrap;
-    let s = scenario("unfired", 1, vec![device("wrap", w, vec![act(0, 10, 0, Action::Fault(PlantFault::StringOpen(1)))])], vec![]);
+    let s = scenario(
+        "unfired",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![act(0, 10, 0, Action::Fault(PlantFault::StringOpen(1)))],
+        )],
+        vec![],
+    );
     let (r, _) = run(&s);
     assert!(r.invalid.is_some(), "{r:#?}");
     assert!(!r.passed());
@@ -189,19 +246,68 @@ fn overdrive(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
     }
 }
 
-static IGNORES_CONTACT: Tamper = Tamper { name: "ignores-contact-loss", input: no_contact_sense, output: same_output, forget_nvm: false };
-static IGNORES_EYE: Tamper = Tamper { name: "ignores-eye-shields", input: no_eye_sense, output: same_output, forget_nvm: false };
-static NEVER_STARTS: Tamper = Tamper { name: "never-starts", input: no_start, output: same_output, forget_nvm: false };
-static COLD_NTCS: Tamper = Tamper { name: "ntc-reads-cold", input: cold_ntcs, output: same_output, forget_nvm: false };
-static OPTIMIST: Tamper = Tamper { name: "estimate-30pct-high", input: same_input, output: estimate_high, forget_nvm: false };
-static WEAK: Tamper = Tamper { name: "drives-70pct", input: same_input, output: weak_drive, forget_nvm: false };
-static RUNAWAY: Tamper = Tamper { name: "ignores-latch-and-timer", input: same_input, output: keeps_emitting, forget_nvm: false };
-static OVERDRIVE: Tamper = Tamper { name: "4x-current", input: same_input, output: overdrive, forget_nvm: false };
-static AMNESIA: Tamper = Tamper { name: "forgets-nvm", input: same_input, output: same_output, forget_nvm: true };
+static IGNORES_CONTACT: Tamper = Tamper {
+    name: "ignores-contact-loss",
+    input: no_contact_sense,
+    output: same_output,
+    forget_nvm: false,
+};
+static IGNORES_EYE: Tamper = Tamper {
+    name: "ignores-eye-shields",
+    input: no_eye_sense,
+    output: same_output,
+    forget_nvm: false,
+};
+static NEVER_STARTS: Tamper = Tamper {
+    name: "never-starts",
+    input: no_start,
+    output: same_output,
+    forget_nvm: false,
+};
+static COLD_NTCS: Tamper = Tamper {
+    name: "ntc-reads-cold",
+    input: cold_ntcs,
+    output: same_output,
+    forget_nvm: false,
+};
+static OPTIMIST: Tamper = Tamper {
+    name: "estimate-30pct-high",
+    input: same_input,
+    output: estimate_high,
+    forget_nvm: false,
+};
+static WEAK: Tamper = Tamper {
+    name: "drives-70pct",
+    input: same_input,
+    output: weak_drive,
+    forget_nvm: false,
+};
+static RUNAWAY: Tamper = Tamper {
+    name: "ignores-latch-and-timer",
+    input: same_input,
+    output: keeps_emitting,
+    forget_nvm: false,
+};
+static OVERDRIVE: Tamper = Tamper {
+    name: "4x-current",
+    input: same_input,
+    output: overdrive,
+    forget_nvm: false,
+};
+static AMNESIA: Tamper = Tamper {
+    name: "forgets-nvm",
+    input: same_input,
+    output: same_output,
+    forget_nvm: true,
+};
 
 fn run_tampered(s: &Scenario, tamper: &'static Tamper) -> RunResult {
-    let mut factory = |kind: DeviceKind| -> Result<Box<dyn harness::dut::Dut>, harness::dut::DutError> { Ok(Box::new(Tampered::new(kind, tamper))) };
-    harness::run(s, &mut factory, &mut harness::events::Discard).expect("in-process firmware does not fail")
+    let mut factory =
+        |kind: DeviceKind| -> Result<Box<dyn harness::dut::Dut>, harness::dut::DutError> {
+            Ok(Box::new(Tampered::new(kind, tamper)))
+        };
+    harness::run(s, &mut factory, &mut harness::events::Discard)
+        .expect("in-process firmware does not fail")
 }
 
 fn one_session(kind: DeviceKind, zone: Zone, minutes: u64, extra: Vec<Timed>) -> Scenario {
@@ -235,17 +341,54 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
     );
     power_cycled.expectations.clear();
     let cases: Vec<(&'static Tamper, Scenario, PropertyId)> = vec![
-        (&IGNORES_CONTACT, one_session(w, Zone::LeftCalf, 20, vec![act(0, 19, 5, Action::LiftOff)]), PropertyId::InterlockContact),
-        (&IGNORES_EYE, one_session(DeviceKind::Mask, Zone::Face, 15, vec![act(0, 19, 0, Action::EyeShields(false)), act(0, 19, 1, Action::EyeShields(false))]), PropertyId::InterlockEye),
+        (
+            &IGNORES_CONTACT,
+            one_session(w, Zone::LeftCalf, 20, vec![act(0, 19, 5, Action::LiftOff)]),
+            PropertyId::InterlockContact,
+        ),
+        (
+            &IGNORES_EYE,
+            one_session(
+                DeviceKind::Mask,
+                Zone::Face,
+                15,
+                vec![
+                    act(0, 19, 0, Action::EyeShields(false)),
+                    act(0, 19, 1, Action::EyeShields(false)),
+                ],
+            ),
+            PropertyId::InterlockEye,
+        ),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionLiveness),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionExercised),
         (&COLD_NTCS, hot, PropertyId::SkinNormal),
         (&OPTIMIST, runner_week(), PropertyId::DoseEstimate),
         (&WEAK, runner_week(), PropertyId::DoseSession),
-        (&RUNAWAY, one_session(w, Zone::LeftCalf, 20, vec![]), PropertyId::IdleDark),
-        (&RUNAWAY, one_session(w, Zone::LeftCalf, 20, vec![act(0, 19, 5, Action::Fault(PlantFault::StringOpen(0)))]), PropertyId::FaultSafe),
-        (&RUNAWAY, one_session(w, Zone::LeftCalf, 90, vec![]), PropertyId::DoseSessionCap),
-        (&OVERDRIVE, one_session(w, Zone::LeftCalf, 20, vec![]), PropertyId::LedJunction),
+        (
+            &RUNAWAY,
+            one_session(w, Zone::LeftCalf, 20, vec![]),
+            PropertyId::IdleDark,
+        ),
+        (
+            &RUNAWAY,
+            one_session(
+                w,
+                Zone::LeftCalf,
+                20,
+                vec![act(0, 19, 5, Action::Fault(PlantFault::StringOpen(0)))],
+            ),
+            PropertyId::FaultSafe,
+        ),
+        (
+            &RUNAWAY,
+            one_session(w, Zone::LeftCalf, 90, vec![]),
+            PropertyId::DoseSessionCap,
+        ),
+        (
+            &OVERDRIVE,
+            one_session(w, Zone::LeftCalf, 20, vec![]),
+            PropertyId::LedJunction,
+        ),
         (&AMNESIA, power_cycled.clone(), PropertyId::SessionRefusal),
         (&AMNESIA, power_cycled.clone(), PropertyId::NvmIntegrity),
         (&AMNESIA, power_cycled, PropertyId::DoseDaily),
@@ -255,20 +398,32 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
         let r = run_tampered(&s, tamper);
         let v = r.verdict(id);
         if v.status != Status::Violated {
-            missed.push(format!("{} on '{}': {} was {:?}", tamper.name, s.name, v.name, v.status));
+            missed.push(format!(
+                "{} on '{}': {} was {:?}",
+                tamper.name, s.name, v.name, v.status
+            ));
         } else {
             let first = &v.violations[0];
             assert_eq!(first.scenario, s.name);
             assert!(!first.detail.is_empty(), "a violation says what happened");
         }
     }
-    assert!(missed.is_empty(), "properties that a broken firmware did not fail:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "properties that a broken firmware did not fail:\n{}",
+        missed.join("\n")
+    );
 }
 
 #[test]
 fn press_start_twice_opens_one_session() {
     let w = DeviceKind::Wrap;
-    let s = one_session(w, Zone::LeftCalf, 20, vec![act(0, 19, 3, Action::Press(Button::Start))]);
+    let s = one_session(
+        w,
+        Zone::LeftCalf,
+        20,
+        vec![act(0, 19, 3, Action::Press(Button::Start))],
+    );
     let (r, _) = run(&s);
     assert_passed(&r);
     assert_eq!(r.sessions.len(), 1, "{:#?}", r.sessions);

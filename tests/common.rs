@@ -3,7 +3,10 @@
 use firmware::boundary::{InputFrame, NVM_SIZE, OutputFrame};
 use harness::dut::{Dut, DutError, DutIdentity};
 use harness::prescription;
-use harness::scenario::{Action, DAY_MS, DeviceSetup, Environment, HOUR_MS, MINUTE_MS, Scenario, Timed, Training, TrainingKind, Treatment};
+use harness::scenario::{
+    Action, DAY_MS, DeviceSetup, Environment, HOUR_MS, MINUTE_MS, Scenario, Timed, Training,
+    TrainingKind, Treatment,
+};
 use sim::body::Zone;
 use sim::device::DeviceKind;
 use sim::plant::Tolerances;
@@ -15,7 +18,8 @@ pub fn at(day: u64, hh: u64, mm: u64) -> u64 {
 
 /// A treatment of `zone` with the device's program for it, taken off after `minutes`.
 pub fn treat(kind: DeviceKind, day: u64, hh: u64, mm: u64, zone: Zone, minutes: u64) -> Timed {
-    let program = prescription::program_for_zone(kind, zone).expect("device has a program for the zone");
+    let program =
+        prescription::program_for_zone(kind, zone).expect("device has a program for the zone");
     Timed {
         at_ms: at(day, hh, mm),
         action: Action::Treat(Treatment {
@@ -30,17 +34,31 @@ pub fn treat(kind: DeviceKind, day: u64, hh: u64, mm: u64, zone: Zone, minutes: 
 
 /// An action at a time.
 pub fn act(day: u64, hh: u64, mm: u64, action: Action) -> Timed {
-    Timed { at_ms: at(day, hh, mm), action }
+    Timed {
+        at_ms: at(day, hh, mm),
+        action,
+    }
 }
 
 /// A device with a timeline.
 pub fn device(id: &str, kind: DeviceKind, mut timeline: Vec<Timed>) -> DeviceSetup {
     harness::scenario::sort_timeline(&mut timeline);
-    DeviceSetup { id: id.into(), kind, tolerances: Tolerances::default(), uptime_at_start_ms: 0, timeline }
+    DeviceSetup {
+        id: id.into(),
+        kind,
+        tolerances: Tolerances::default(),
+        uptime_at_start_ms: 0,
+        timeline,
+    }
 }
 
 /// A scenario of `days` days with default environment and limits.
-pub fn scenario(name: &str, days: u64, devices: Vec<DeviceSetup>, training: Vec<Training>) -> Scenario {
+pub fn scenario(
+    name: &str,
+    days: u64,
+    devices: Vec<DeviceSetup>,
+    training: Vec<Training>,
+) -> Scenario {
     Scenario {
         name: name.into(),
         description: String::new(),
@@ -57,7 +75,12 @@ pub fn scenario(name: &str, days: u64, devices: Vec<DeviceSetup>, training: Vec<
 
 /// A training session ending at `day hh:mm`.
 pub fn training(kind: TrainingKind, day: u64, hh: u64, mm: u64, intensity: f64) -> Training {
-    Training { kind, intensity, duration_ms: HOUR_MS, end_ms: at(day, hh, mm) }
+    Training {
+        kind,
+        intensity,
+        duration_ms: HOUR_MS,
+        end_ms: at(day, hh, mm),
+    }
 }
 
 /// The article's runner week: wrap on calves and quadriceps after intervals, tempo and hills;
@@ -86,7 +109,12 @@ pub fn runner_week() -> Scenario {
         training(TrainingKind::Hills, 5, 19, 0, 0.85),
         training(TrainingKind::LongRun, 6, 11, 0, 0.6),
     ];
-    scenario("runner-week", 7, vec![device("wrap", w, wrap), device("pen", p, pen)], train)
+    scenario(
+        "runner-week",
+        7,
+        vec![device("wrap", w, wrap), device("pen", p, pen)],
+        train,
+    )
 }
 
 /// What a tampered firmware changes: inputs before the firmware sees them, outputs after.
@@ -120,18 +148,29 @@ pub struct Tampered {
 impl Tampered {
     /// Wrap the reference firmware for `kind`.
     pub fn new(kind: DeviceKind, tamper: &'static Tamper) -> Tampered {
-        Tampered { inner: harness::dut::reference(harness::plant_io::device_class(kind)), tamper, state: TamperState::default() }
+        Tampered {
+            inner: harness::dut::reference(harness::plant_io::device_class(kind)),
+            tamper,
+            state: TamperState::default(),
+        }
     }
 }
 
 impl Dut for Tampered {
     fn identity(&self) -> DutIdentity {
-        DutIdentity { name: format!("reference+{}", self.tamper.name), version: "test".into() }
+        DutIdentity {
+            name: format!("reference+{}", self.tamper.name),
+            version: "test".into(),
+        }
     }
 
     fn boot(&mut self, nvm: &[u8; NVM_SIZE]) -> Result<(), DutError> {
         self.state = TamperState::default();
-        if self.tamper.forget_nvm { self.inner.boot(&[0xFF; NVM_SIZE]) } else { self.inner.boot(nvm) }
+        if self.tamper.forget_nvm {
+            self.inner.boot(&[0xFF; NVM_SIZE])
+        } else {
+            self.inner.boot(nvm)
+        }
     }
 
     fn step(&mut self, input: &InputFrame) -> Result<OutputFrame, DutError> {

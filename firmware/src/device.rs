@@ -241,8 +241,13 @@ pub const PANEL_REFERENCE_DISTANCE_MM: u16 = 150;
 /// measured dosing chart replaces it. Linear interpolation between rows; the firmware refuses
 /// distances outside the table's allowed range ([`PANEL_MIN_DISTANCE_MM`],
 /// [`PANEL_MAX_DISTANCE_MM`]).
-pub const PANEL_DISTANCE_TABLE: [(u16, f32); 5] =
-    [(50, 1.476), (100, 1.249), (150, 1.0), (300, 0.494), (450, 0.271)];
+pub const PANEL_DISTANCE_TABLE: [(u16, f32); 5] = [
+    (50, 1.476),
+    (100, 1.249),
+    (150, 1.0),
+    (300, 0.494),
+    (450, 0.271),
+];
 
 /// Closest allowed panel distance, mm (brief: refuse < 10 cm; domain.md §6.4).
 pub const PANEL_MIN_DISTANCE_MM: u16 = 100;
@@ -378,7 +383,10 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
     },
     DeviceCalibration {
         class: DeviceClass::LaserProbe,
-        channels: [channel(Wavelength::Nir810, 1, 150, 125.0, 2.0, 1, 25.0), None],
+        channels: [
+            channel(Wavelength::Nir810, 1, 150, 125.0, 2.0, 1, 25.0),
+            None,
+        ],
         contact_ntcs: 1,
         skin_contact: true,
         eye_shield: false,
@@ -431,7 +439,10 @@ mod tests {
         ];
         for &(d, want) in cases {
             let got = panel_distance_factor(d);
-            assert!((got - want).abs() < TABLE_TOLERANCE, "d {d}: {got} != {want}");
+            assert!(
+                (got - want).abs() < TABLE_TOLERANCE,
+                "d {d}: {got} != {want}"
+            );
         }
     }
 

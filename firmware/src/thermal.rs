@@ -135,13 +135,24 @@ pub struct CoveredMonitor {
 impl CoveredMonitor {
     /// A monitor starting from the board temperature at session start.
     pub fn new(board_start_c: f32) -> CoveredMonitor {
-        CoveredMonitor { board_start_c, predicted_rise_k: 0.0, covered: false }
+        CoveredMonitor {
+            board_start_c,
+            predicted_rise_k: 0.0,
+            covered: false,
+        }
     }
 
     /// Advance the model by `elapsed_ms` with `heat_w` W dissipated on the board, R in K/W, τ in s
     /// (forward Euler of `τ dΔ/dt = R·P − Δ`, stable since ticks ≪ τ), and judge the measured
     /// board temperature (°C). Returns whether the device is judged covered.
-    pub fn update(&mut self, elapsed_ms: u32, heat_w: f32, r_th_k_per_w: f32, tau_s: f32, board_c: f32) -> bool {
+    pub fn update(
+        &mut self,
+        elapsed_ms: u32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        tau_s: f32,
+        board_c: f32,
+    ) -> bool {
         let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
         let excess = (board_c - self.board_start_c) - self.predicted_rise_k;
@@ -168,12 +179,24 @@ mod tests {
     #[test]
     fn derate_cases() {
         // (contact °C, factor)
-        let cases = [(30.0, 1.0), (39.5, 1.0), (40.0, 0.5), (40.5, 0.0), (45.0, 0.0)];
+        let cases = [
+            (30.0, 1.0),
+            (39.5, 1.0),
+            (40.0, 0.5),
+            (40.5, 0.0),
+            (45.0, 0.0),
+        ];
         for (t, want) in cases {
             assert!(close(contact_derate(t), want), "contact {t}");
         }
         // (T_j, T_j,max, factor): zero at T_j,max − 25, full at − 35.
-        let cases = [(90.0, 135.0, 1.0), (100.0, 135.0, 1.0), (105.0, 135.0, 0.5), (110.0, 135.0, 0.0), (115.0, 145.0, 0.5)];
+        let cases = [
+            (90.0, 135.0, 1.0),
+            (100.0, 135.0, 1.0),
+            (105.0, 135.0, 0.5),
+            (110.0, 135.0, 0.0),
+            (115.0, 145.0, 0.5),
+        ];
         for (t, max, want) in cases {
             assert!(close(junction_derate(t, max), want), "junction {t}/{max}");
         }
@@ -183,7 +206,14 @@ mod tests {
     #[test]
     fn cem43_matches_domain_table() {
         // domain.md §5.5 [D]: CEM43 per minute at 39..46 °C.
-        let cases = [(39.0, 0.00390625), (41.0, 0.0625), (42.0, 0.25), (43.0, 1.0), (44.0, 2.0), (46.0, 8.0)];
+        let cases = [
+            (39.0, 0.00390625),
+            (41.0, 0.0625),
+            (42.0, 0.25),
+            (43.0, 1.0),
+            (44.0, 2.0),
+            (46.0, 8.0),
+        ];
         for (t, per_min) in cases {
             assert!(close(cem43_increment_min(t, 60_000), per_min), "{t} °C");
         }

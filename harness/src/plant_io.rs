@@ -32,7 +32,12 @@ pub fn device_class(kind: DeviceKind) -> firmware::DeviceClass {
 
 /// The plant's body configuration from the scenario's environment.
 pub fn body_config(env: &Environment) -> BodyConfig {
-    BodyConfig { skin_type: env.skin_type, perfusion_scale: env.perfusion_scale, arterial_c: env.arterial_c, skin_c: env.skin_c }
+    BodyConfig {
+        skin_type: env.skin_type,
+        perfusion_scale: env.perfusion_scale,
+        arterial_c: env.arterial_c,
+        skin_c: env.skin_c,
+    }
 }
 
 /// Static facts about a device kind the bench needs.
@@ -51,13 +56,25 @@ pub struct DeviceFacts {
 /// Facts about a device kind from the catalog.
 pub fn facts(kind: DeviceKind) -> DeviceFacts {
     let spec = device::spec(kind);
-    let tj = |c: usize| spec.channels.get(c).map_or(f64::INFINITY, |ch| ch.led.tj_max_c);
-    DeviceFacts { tj_max_c: [tj(0), tj(1)], contact: spec.contact, needs_shields: spec.sensors.eye_shield, at_distance: !spec.contact && kind == DeviceKind::Panel }
+    let tj = |c: usize| {
+        spec.channels
+            .get(c)
+            .map_or(f64::INFINITY, |ch| ch.led.tj_max_c)
+    };
+    DeviceFacts {
+        tj_max_c: [tj(0), tj(1)],
+        contact: spec.contact,
+        needs_shields: spec.sensors.eye_shield,
+        at_distance: !spec.contact && kind == DeviceKind::Panel,
+    }
 }
 
 /// Index of a zone in [`Zone::ALL`] (for per-zone bookkeeping).
 pub fn zone_index(zone: Zone) -> usize {
-    Zone::ALL.iter().position(|z| *z == zone).expect("every zone is in Zone::ALL")
+    Zone::ALL
+        .iter()
+        .position(|z| *z == zone)
+        .expect("every zone is in Zone::ALL")
 }
 
 /// Whether a placement is one the firmware must accept: panels between 12 and 30 cm (the
@@ -105,7 +122,12 @@ fn ntc_code_to_c(code: u16) -> f64 {
 /// `input` is the frame the firmware is about to see, `last` the outputs in force while the plant
 /// produced it. A fault the firmware cannot see (a string opened while never driven) has not
 /// fired, and a scenario whose fault never fires is invalid as a test.
-pub fn fault_visible(fault: &PlantFault, input: &InputFrame, last: &OutputFrame, truth: &Probe) -> bool {
+pub fn fault_visible(
+    fault: &PlantFault,
+    input: &InputFrame,
+    last: &OutputFrame,
+    truth: &Probe,
+) -> bool {
     let commanded = |s: usize| {
         let c = s / STRINGS_PER_CHANNEL;
         last.hw_enable && last.duty_permille[c] > 0 && last.current_ma[c] > 0
@@ -121,10 +143,14 @@ pub fn fault_visible(fault: &PlantFault, input: &InputFrame, last: &OutputFrame,
                 NtcFault::None => false,
                 NtcFault::Open => code >= sensors::ADC_MAX - RAIL_MARGIN_COUNTS,
                 NtcFault::Short => code <= RAIL_MARGIN_COUNTS,
-                NtcFault::Drift { .. } | NtcFault::Detached => (ntc_code_to_c(code) - host_c).abs() >= NTC_EVIDENCE_K,
+                NtcFault::Drift { .. } | NtcFault::Detached => {
+                    (ntc_code_to_c(code) - host_c).abs() >= NTC_EVIDENCE_K
+                }
             }
         }
-        PlantFault::StringOpen(s) => commanded(s) && input.adc.string_current[s] < NO_CURRENT_COUNTS,
+        PlantFault::StringOpen(s) => {
+            commanded(s) && input.adc.string_current[s] < NO_CURRENT_COUNTS
+        }
         PlantFault::StringShort { string, .. } => commanded(string),
         PlantFault::DriverStuckOn(s) => {
             let c = s / STRINGS_PER_CHANNEL;
@@ -140,7 +166,9 @@ pub fn fault_visible(fault: &PlantFault, input: &InputFrame, last: &OutputFrame,
 pub fn fault_must_stop(fault: &PlantFault) -> bool {
     match fault {
         PlantFault::Ntc { fault, .. } => matches!(fault, NtcFault::Open | NtcFault::Short),
-        PlantFault::StringOpen(_) | PlantFault::StringShort { .. } | PlantFault::DriverStuckOn(_) => true,
+        PlantFault::StringOpen(_)
+        | PlantFault::StringShort { .. }
+        | PlantFault::DriverStuckOn(_) => true,
         PlantFault::FanStall => false,
     }
 }

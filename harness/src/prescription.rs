@@ -46,7 +46,13 @@ pub struct ZoneCaps {
 }
 
 const fn p(name: &'static str, zone: Zone, target: f64, cap: f64, limit_s: u32) -> ProgramSpec {
-    ProgramSpec { name, zone, target_j_cm2: target, session_cap_j_cm2: cap, time_limit_s: limit_s }
+    ProgramSpec {
+        name,
+        zone,
+        target_j_cm2: target,
+        session_cap_j_cm2: cap,
+        time_limit_s: limit_s,
+    }
 }
 
 /// Muscle programs: 12 J/cm² zone mean, point cap 60 J/cm² (top of the muscle band), 20 min.
@@ -116,17 +122,26 @@ pub fn program(kind: DeviceKind, index: u8) -> Option<ProgramSpec> {
 
 /// Selector position of the first program for a zone.
 pub fn program_for_zone(kind: DeviceKind, zone: Zone) -> Option<u8> {
-    programs(kind).iter().position(|p| p.zone == zone).and_then(|i| u8::try_from(i).ok())
+    programs(kind)
+        .iter()
+        .position(|p| p.zone == zone)
+        .and_then(|i| u8::try_from(i).ok())
 }
 
 /// Selector position of a program by name.
 pub fn program_by_name(kind: DeviceKind, name: &str) -> Option<u8> {
-    programs(kind).iter().position(|p| p.name == name).and_then(|i| u8::try_from(i).ok())
+    programs(kind)
+        .iter()
+        .position(|p| p.name == name)
+        .and_then(|i| u8::try_from(i).ok())
 }
 
 /// Caps for a zone: two sessions a day at least 6 h apart; daily cap two targets, weekly seven.
 pub fn zone_caps(kind: DeviceKind, zone: Zone) -> ZoneCaps {
-    let target = programs(kind).iter().find(|p| p.zone == zone).map_or(0.0, |p| p.target_j_cm2);
+    let target = programs(kind)
+        .iter()
+        .find(|p| p.zone == zone)
+        .map_or(0.0, |p| p.target_j_cm2);
     ZoneCaps {
         max_sessions_per_day: 2,
         min_gap_ms: 6 * 3_600_000,

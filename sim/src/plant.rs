@@ -1353,7 +1353,10 @@ impl Plant {
             junction_c: l.junction.map(|j| self.core.temp_c(j)),
             board_c: self.core.temp_c(l.board),
             irradiance_mean_mw_cm2: [mean(&self.factor, 0), mean(&self.factor, 1)],
-            fluence_mean_j_cm2: [mean(&self.factor_seconds, 0) * 1e-3, mean(&self.factor_seconds, 1) * 1e-3],
+            fluence_mean_j_cm2: [
+                mean(&self.factor_seconds, 0) * 1e-3,
+                mean(&self.factor_seconds, 1) * 1e-3,
+            ],
             cem43_min: self.cem43.minutes(),
             emitting: self.factor.iter().any(|&f| f > 0.0),
             nir_emitting: (0..MAX_STRINGS).any(|s| self.string_is_nir[s] && self.factor[s] > 0.0),
@@ -1363,7 +1366,9 @@ impl Plant {
 
     /// The per-string dose accumulators now, to measure a session by difference later.
     pub fn dose_snapshot(&self) -> DoseSnapshot {
-        DoseSnapshot { factor_seconds: self.factor_seconds }
+        DoseSnapshot {
+            factor_seconds: self.factor_seconds,
+        }
     }
 
     /// Fluence delivered onto the zone since `since`: zone mean, minimum and maximum over the skin
@@ -1376,7 +1381,9 @@ impl Plant {
         let n = self.maps.grid().len();
         let (mut min, mut max, mut sum) = (f64::INFINITY, 0.0_f64, 0.0);
         for i in 0..n {
-            let h: f64 = (0..MAX_STRINGS).map(|s| d[s] * self.maps.per_string[s].mw_cm2[i]).sum();
+            let h: f64 = (0..MAX_STRINGS)
+                .map(|s| d[s] * self.maps.per_string[s].mw_cm2[i])
+                .sum();
             min = min.min(h);
             max = max.max(h);
             sum += h;
