@@ -15,7 +15,11 @@ use crate::device::{ChannelCalibration, DeviceCalibration};
 /// Relative radiant flux at current ratio `x = I/I_nom` (dimensionless), droop `d` (dimensionless):
 /// `g(x) = x / (1 + d (x − 1))`, g(1) = 1 (brief; domain.md §3.1 "g(I) is sub-linear").
 pub fn relative_flux(x: f32, droop: f32) -> f32 {
-    if x <= 0.0 { 0.0 } else { x / (1.0 + droop * (x - 1.0)) }
+    if x <= 0.0 {
+        0.0
+    } else {
+        x / (1.0 + droop * (x - 1.0))
+    }
 }
 
 /// Junction-temperature factor `1 + k_Φ (T_j − 25 °C)` (domain.md §3.1), k_Φ in 1/K, T_j in °C;
@@ -103,7 +107,10 @@ mod tests {
         ];
         for (x, d, want) in cases {
             let got = relative_flux(x, d);
-            assert!((got - want).abs() < MODEL_TOLERANCE, "g({x}, {d}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < MODEL_TOLERANCE,
+                "g({x}, {d}) = {got}, want {want}"
+            );
         }
         // (k, T_j, factor): 660 nm loses 7 % from 25 to 50 °C (domain.md §0.1 #8 [V]).
         let cases = [
@@ -114,7 +121,10 @@ mod tests {
         ];
         for (k, t, want) in cases {
             let got = thermal_factor(k, t);
-            assert!((got - want).abs() < MODEL_TOLERANCE, "f({k}, {t}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < MODEL_TOLERANCE,
+                "f({k}, {t}) = {got}, want {want}"
+            );
         }
     }
 
@@ -131,7 +141,11 @@ mod tests {
             (200, 1000, 25.0, 0.5, 4000),
         ];
         for (i, d, t, f, want) in cases {
-            assert_eq!(channel_irradiance_uw_cm2(&red, i, d, t, f), want, "{i} mA {d} ‰ {t} °C x{f}");
+            assert_eq!(
+                channel_irradiance_uw_cm2(&red, i, d, t, f),
+                want,
+                "{i} mA {d} ‰ {t} °C x{f}"
+            );
         }
     }
 

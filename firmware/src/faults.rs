@@ -40,6 +40,22 @@ pub enum FaultKind {
     FanFailure = 10,
 }
 
+impl FaultKind {
+    /// True for faults that leave the firmware without a trustworthy temperature: while one is
+    /// being confirmed the duty is zeroed. LED-string faults are confirmed with the drive left
+    /// as it was, since their evidence (current against command) vanishes when the drive stops.
+    pub fn blinds_temperature(self) -> bool {
+        matches!(
+            self,
+            FaultKind::NtcOpen
+                | FaultKind::NtcShort
+                | FaultKind::NtcImplausible
+                | FaultKind::NtcStuck
+                | FaultKind::OverTemperature
+        )
+    }
+}
+
 /// Fault part index of the board NTC.
 pub const BOARD_NTC: u8 = 2;
 /// Fault part index for the pair of contact NTCs (disagreement).
@@ -96,7 +112,11 @@ pub struct StringSample {
 
 /// Which §6.3 string fault (if any) one sample shows. `full_scale_mv` is the voltage sense's full
 /// scale; `ch` gives the LED count and V_F,min for the short test.
-pub fn check_string(s: &StringSample, ch: &ChannelCalibration, full_scale_mv: f32) -> Option<FaultKind> {
+pub fn check_string(
+    s: &StringSample,
+    ch: &ChannelCalibration,
+    full_scale_mv: f32,
+) -> Option<FaultKind> {
     if s.expected_ma <= 0.0 {
         return (s.measured_ma > STUCK_ON_MA).then_some(FaultKind::DriverStuckOn);
     }
@@ -106,7 +126,9 @@ pub fn check_string(s: &StringSample, ch: &ChannelCalibration, full_scale_mv: f3
     if s.expected_ma < MIN_CHECKED_MA {
         return None;
     }
-    if s.measured_ma < s.expected_ma * OPEN_CURRENT_FRACTION && s.voltage_mv > OPEN_VOLTAGE_FRACTION * full_scale_mv {
+    if s.measured_ma < s.expected_ma * OPEN_CURRENT_FRACTION
+        && s.voltage_mv > OPEN_VOLTAGE_FRACTION * full_scale_mv
+    {
         return Some(FaultKind::StringOpen);
     }
     if s.voltage_mv < short_threshold_mv(ch) {
@@ -135,12 +157,20 @@ mod tests {
 
     fn check(s: StringSample, want: Option<FaultKind>) {
         let ch = calibration(DeviceClass::Wrap).channels[0].unwrap(); // 6 LEDs, V_F,min 1.8 V
-        assert_eq!(check_string(&s, &ch, hw::STRING_VOLTAGE_FULL_SCALE_MV), want, "{s:?}");
+        assert_eq!(
+            check_string(&s, &ch, hw::STRING_VOLTAGE_FULL_SCALE_MV),
+            want,
+            "{s:?}"
+        );
     }
 
     #[test]
     fn string_checks() {
-        let s = |expected_ma, measured_ma, voltage_mv| StringSample { expected_ma, measured_ma, voltage_mv };
+        let s = |expected_ma, measured_ma, voltage_mv| StringSample {
+            expected_ma,
+            measured_ma,
+            voltage_mv,
+        };
         let cases = [
             (s(200.0, 199.0, 12_000.0), None),
             (s(0.0, 0.0, 0.0), None),
@@ -148,10 +178,13 @@ mod tests {
             (s(0.0, 150.0, 12_000.0), Some(FaultKind::DriverStuckOn)),
             (s(200.0, 0.0, 39_000.0), Some(FaultKind::StringOpen)),
             (s(200.0, 0.0, 12_000.0), None), // low current without compliance: not an open string
-            (s(200.0, 260.0, 12_000.0), Some(FaultKind::StringOverCurrent)),
+            (
+                s(200.0, 260.0, 12_000.0),
+                Some(FaultKind::StringOverCurrent),
+            ),
             (s(200.0, 245.0, 12_000.0), None),
             (s(200.0, 200.0, 9_000.0), Some(FaultKind::StringShort)), // 6 × 1.8 − 0.9 = 9.9 V
-            (s(10.0, 10.0, 39_000.0), None),                            // too little current to judge
+            (s(10.0, 10.0, 39_000.0), None),                          // too little current to judge
         ];
         for (sample, want) in cases {
             check(sample, want);
@@ -160,8 +193,29 @@ mod tests {
 
     #[test]
     fn codes() {
-        assert_eq!(Fault { kind: FaultKind::NtcOpen, index: 1 }.code(), 0x0101);
-        assert_eq!(Fault { kind: FaultKind::DriverStuckOn, index: 3 }.code(), 0x0803);
-        assert_eq!(Fault { kind: FaultKind::FanFailure, index: 0 }.code(), 0x0A00);
+        assert_eq!(
+            Fault {
+                kind: FaultKind::NtcOpen,
+                index: 1
+            }
+            .code(),
+            0x0101
+        );
+        assert_eq!(
+            Fault {
+                kind: FaultKind::DriverStuckOn,
+                index: 3
+            }
+            .code(),
+            0x0803
+        );
+        assert_eq!(
+            Fault {
+                kind: FaultKind::FanFailure,
+                index: 0
+            }
+            .code(),
+            0x0A00
+        );
     }
 }

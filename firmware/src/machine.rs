@@ -8,15 +8,19 @@
 //! the crate documentation.
 
 use crate::boundary::{
-    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, NVM_SIZE, OutputFrame, SessionState, buttons, hw,
+    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, NVM_SIZE, OutputFrame, SessionState,
+    buttons, hw,
 };
 use crate::device::{
-    DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration, panel_distance_factor,
+    DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
+    panel_distance_factor,
 };
 use crate::dose::{DoseMeter, channel_irradiance_uw_cm2};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
 use crate::ntc::{self, NtcReading};
-use crate::nvm::{self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry};
+use crate::nvm::{
+    self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
+};
 use crate::programs::{Program, nominal_irradiance_mw_cm2, programs, zone_slot};
 use crate::thermal::{self, CoveredMonitor, LIMITS};
 
@@ -46,7 +50,7 @@ pub const REACHABLE_FRACTION: f32 = 0.8;
 pub const COMPLETED_FRACTION: f32 = 0.85;
 /// Window over which temperature rates are measured, ms (ADC noise over one 10 ms tick would
 /// swamp a 0.5 K/s threshold).
-pub const RATE_WINDOW_MS: u64 = 1000;
+pub const RATE_WINDOW_MS: u64 = 500;
 /// Faster than this an NTC is implausible, K/s (domain.md §6.3).
 pub const IMPLAUSIBLE_RATE_K_PER_S: f32 = 5.0;
 /// Two contact NTCs further apart than this are implausible, K (domain.md §6.3) ...
@@ -56,7 +60,9 @@ pub const NTC_DISAGREE_HOLD_MS: u64 = 10_000;
 /// ... after this much treatment (both sensors settled on the skin through their ~10 s lag), ms.
 pub const NTC_SETTLE_MS: u64 = 60_000;
 /// A contact NTC this far below the ambient at start, while treating, is implausible, K (domain.md
-/// §6.3 "reading < ambient − 5 K during treatment"), for [`NTC_DISAGREE_HOLD_MS`].
+/// §6.3 "reading < ambient − 5 K during treatment"), for [`NTC_DISAGREE_HOLD_MS`]. The ambient is
+/// the cooler of the board and the contact sensors at start (a board still warm from the last
+/// session is not the ambient).
 pub const BELOW_AMBIENT_K: f32 = 5.0;
 /// Stuck check window: the first this-much of emission, ms (domain.md §6.3 "N minutes").
 pub const STUCK_WINDOW_MS: u64 = 300_000;
@@ -204,7 +210,10 @@ impl Phase {
     }
 
     fn in_session(self) -> bool {
-        matches!(self, Phase::Arming { .. } | Phase::Treating | Phase::Paused { .. })
+        matches!(
+            self,
+            Phase::Arming { .. } | Phase::Treating | Phase::Paused { .. }
+        )
     }
 }
 
@@ -230,7 +239,12 @@ impl Debouncer {
     fn sample(&mut self, raw: u8, now_ms: u64) -> u8 {
         if !self.primed {
             // Buttons held at power-on are not presses: no start without a fresh press.
-            *self = Debouncer { stable: raw, candidate: raw, since_ms: now_ms, primed: true };
+            *self = Debouncer {
+                stable: raw,
+                candidate: raw,
+                since_ms: now_ms,
+                primed: true,
+            };
             return 0;
         }
         if raw != self.candidate {
@@ -277,6 +291,8 @@ struct Session {
     covered: CoveredMonitor,
     stuck_base: Option<([f32; MAX_CONTACT_NTCS], f32)>,
     stuck_done: bool,
+    /// The stuck verdict, once found (reported on every later step so it can be confirmed).
+    stuck: Option<Fault>,
     disagree_ms: u64,
     below_ambient_ms: u64,
     fan_bad_ms: u64,
@@ -386,18 +402,27 @@ impl Firmware {
             self.check_session_end(&temps);
         }
 
-        let (duty_factor, covered) = if self.phase == Phase::Treating && suspect.is_none() {
+        let blind = suspect.is_some_and(|f| f.kind.blinds_temperature());
+        let (duty_factor, covered) = if self.phase == Phase::Treating && !blind {
             self.duty_factors(&temps, &junction_c, input, elapsed)
         } else {
-            ([0.0; MAX_CHANNELS], self.session.is_some_and(|s| s.covered.covered))
+            (
+                [0.0; MAX_CHANNELS],
+                self.session.is_some_and(|s| s.covered.covered),
+            )
         };
         let command = self.drive(duty_factor);
         self.command = command;
 
-        if !self.phase.in_session() && !matches!(self.phase, Phase::Fault) && now >= self.next_persist_ms {
+        if !self.phase.in_session()
+            && !matches!(self.phase, Phase::Fault)
+            && now >= self.next_persist_ms
+        {
             self.request_persist();
         }
-        let nvm_write = self.writer.poll(&mut self.ledger, self.class, (now / 1000) as u32);
+        let nvm_write = self
+            .writer
+            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
 
         self.update_warning(&temps, covered, duty_factor);
         self.diag = Diagnostics {
@@ -421,7 +446,9 @@ impl Firmware {
             next_wake_ms: self.next_wake(now),
             state: self.phase.session_state() as u8,
             detail: self.phase.detail(),
-            dose_estimate_mj_cm2: self.session.map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
+            dose_estimate_mj_cm2: self
+                .session
+                .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
             fault_code: self.fault.map_or(0, Fault::code),
         }
     }
@@ -462,7 +489,8 @@ impl Firmware {
         if elapsed >= MAX_PLAUSIBLE_STEP_MS {
             // Time went backwards or jumped weeks: the caps' windows cannot be trusted.
             let now_s = (self.uptime_ms / 1000) as u32;
-            self.ledger.lock_until(now_s.saturating_add(HISTORY_LOCKOUT_S));
+            self.ledger
+                .lock_until(now_s.saturating_add(HISTORY_LOCKOUT_S));
             if self.phase.in_session() {
                 self.end_session(SessionEnd::ClockImplausible);
             } else {
@@ -526,11 +554,19 @@ impl Firmware {
     }
 
     /// Dose and CEM43 for the interval that just ended, under the command that was in force.
-    fn integrate(&mut self, input: &InputFrame, temps: &Temps, junction_c: &[f32; MAX_CHANNELS], elapsed: u32) {
+    fn integrate(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        junction_c: &[f32; MAX_CHANNELS],
+        elapsed: u32,
+    ) {
         let distance_factor = self.distance_factor(input);
         let cal = self.cal;
         let command = self.command;
-        let Some(s) = self.session.as_mut() else { return };
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
         if let Some(t) = temps.contact_max() {
             s.cem43_min += thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed);
         }
@@ -560,22 +596,35 @@ impl Firmware {
     }
 
     fn distance_factor(&self, input: &InputFrame) -> f32 {
-        if self.cal.distance_sensor { panel_distance_factor(input.distance_mm) } else { 1.0 }
+        if self.cal.distance_sensor {
+            panel_distance_factor(input.distance_mm)
+        } else {
+            1.0
+        }
     }
 
     /// The first fault condition present this step (not yet confirmed).
     fn find_fault(&mut self, input: &InputFrame, temps: &Temps, elapsed: u32) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
         // Sensors: rails, range, rate.
-        let ntcs = (0..usize::from(self.cal.contact_ntcs)).map(|i| (i as u8, input.adc.contact_ntc[i], CONTACT_RANGE_C));
-        for (index, counts, (lo, hi)) in ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)]) {
+        let ntcs = (0..usize::from(self.cal.contact_ntcs))
+            .map(|i| (i as u8, input.adc.contact_ntc[i], CONTACT_RANGE_C));
+        for (index, counts, (lo, hi)) in
+            ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
+        {
             match ntc::read(counts) {
                 NtcReading::Open => return f(FaultKind::NtcOpen, index),
                 NtcReading::Short => return f(FaultKind::NtcShort, index),
-                NtcReading::Celsius(c) if c < lo || c > hi => return f(FaultKind::NtcImplausible, index),
+                NtcReading::Celsius(c) if c < lo || c > hi => {
+                    return f(FaultKind::NtcImplausible, index);
+                }
                 NtcReading::Celsius(_) => {}
             }
-            let rate_slot = if index == BOARD_NTC { 2 } else { usize::from(index) };
+            let rate_slot = if index == BOARD_NTC {
+                2
+            } else {
+                usize::from(index)
+            };
             if self.rate_k_per_s[rate_slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
                 return f(FaultKind::NtcImplausible, index);
             }
@@ -612,11 +661,21 @@ impl Firmware {
             };
             let mut volts: [Option<f32>; 2] = [None; 2];
             for (k, s) in self.cal.strings_of(c).enumerate() {
-                let sample = StringSample { expected_ma, measured_ma: string_ma(input, s), voltage_mv: string_mv(input, s) };
-                if let Some(kind) = faults::check_string(&sample, ch, hw::STRING_VOLTAGE_FULL_SCALE_MV) {
-                    return Some(Fault { kind, index: s as u8 });
+                let sample = StringSample {
+                    expected_ma,
+                    measured_ma: string_ma(input, s),
+                    voltage_mv: string_mv(input, s),
+                };
+                if let Some(kind) =
+                    faults::check_string(&sample, ch, hw::STRING_VOLTAGE_FULL_SCALE_MV)
+                {
+                    return Some(Fault {
+                        kind,
+                        index: s as u8,
+                    });
                 }
-                let below_compliance = sample.voltage_mv < faults::OPEN_VOLTAGE_FRACTION * hw::STRING_VOLTAGE_FULL_SCALE_MV;
+                let below_compliance = sample.voltage_mv
+                    < faults::OPEN_VOLTAGE_FRACTION * hw::STRING_VOLTAGE_FULL_SCALE_MV;
                 if expected_ma >= faults::MIN_CHECKED_MA && below_compliance {
                     volts[k] = Some(sample.voltage_mv);
                 }
@@ -625,10 +684,16 @@ impl Firmware {
                 let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
                 let first = self.cal.strings_of(c).start as u8;
                 if a - b > limit {
-                    return Some(Fault { kind: FaultKind::StringShort, index: first + 1 });
+                    return Some(Fault {
+                        kind: FaultKind::StringShort,
+                        index: first + 1,
+                    });
                 }
                 if b - a > limit {
-                    return Some(Fault { kind: FaultKind::StringShort, index: first });
+                    return Some(Fault {
+                        kind: FaultKind::StringShort,
+                        index: first,
+                    });
                 }
             }
         }
@@ -636,7 +701,12 @@ impl Firmware {
     }
 
     /// Time-window checks that only make sense while emitting.
-    fn find_session_fault(&mut self, input: &InputFrame, temps: &Temps, elapsed: u32) -> Option<Fault> {
+    fn find_session_fault(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        elapsed: u32,
+    ) -> Option<Fault> {
         let board = temps.board?;
         let cal = self.cal;
         let s = self.session.as_mut()?;
@@ -653,7 +723,9 @@ impl Firmware {
         if s.disagree_ms >= NTC_DISAGREE_HOLD_MS {
             return f(FaultKind::NtcImplausible, NTC_PAIR);
         }
-        let low = contact.iter().position(|t| t.is_some_and(|t| t < s.ambient_c - BELOW_AMBIENT_K));
+        let low = contact
+            .iter()
+            .position(|t| t.is_some_and(|t| t < s.ambient_c - BELOW_AMBIENT_K));
         if low.is_some() {
             s.below_ambient_ms += u64::from(elapsed);
         } else {
@@ -673,12 +745,19 @@ impl Firmware {
                         if let Some(t) = t
                             && (t - base[i]).abs() < STUCK_MIN_CHANGE_K
                         {
-                            return f(FaultKind::NtcStuck, i as u8);
+                            s.stuck = Some(Fault {
+                                kind: FaultKind::NtcStuck,
+                                index: i as u8,
+                            });
+                            break;
                         }
                     }
                 }
             }
             Some(_) => {}
+        }
+        if s.stuck.is_some() {
+            return s.stuck;
         }
         if cal.fan && s.treated_ms >= FAN_GRACE_MS && !input.fan_ok {
             s.fan_bad_ms += u64::from(elapsed);
@@ -744,7 +823,10 @@ impl Firmware {
             Phase::Treating => self.treating_checks(input, pause),
             Phase::Paused { since_ms, .. } => {
                 let program = self.session.map(|s| s.program);
-                if start && let Some(p) = program && self.interlock(input, p).is_none() {
+                if start
+                    && let Some(p) = program
+                    && self.interlock(input, p).is_none()
+                {
                     self.phase = Phase::Treating;
                 } else if now - since_ms >= PAUSE_TIMEOUT_MS {
                     self.end_session(SessionEnd::PauseTimeout);
@@ -765,7 +847,10 @@ impl Firmware {
             })
         };
         if let Some(reason) = reason {
-            self.phase = Phase::Paused { reason, since_ms: self.uptime_ms };
+            self.phase = Phase::Paused {
+                reason,
+                since_ms: self.uptime_ms,
+            };
         }
     }
 
@@ -806,7 +891,9 @@ impl Firmware {
         if cal.eye_shield && uses_nir && !input.eye_shield {
             return Some(Refusal::NoEyeShield);
         }
-        if cal.distance_sensor && !(PANEL_MIN_DISTANCE_MM..=PANEL_MAX_DISTANCE_MM).contains(&input.distance_mm) {
+        if cal.distance_sensor
+            && !(PANEL_MIN_DISTANCE_MM..=PANEL_MAX_DISTANCE_MM).contains(&input.distance_mm)
+        {
             return Some(Refusal::Distance);
         }
         None
@@ -820,9 +907,18 @@ impl Firmware {
                 // Reserve the session at its target plus one quantum (the stop overshoots by at
                 // most one tick): a torn end record then never under-states the dose.
                 let reserve = program.target_mj_cm2 + FLUENCE_QUANTUM_MJ_CM2;
-                self.ledger.push(usize::from(slot), SessionEntry { end_s: now_s, fluence_q: nvm::quantize_fluence(reserve) });
+                self.ledger.push(
+                    usize::from(slot),
+                    SessionEntry {
+                        end_s: now_s,
+                        fluence_q: nvm::quantize_fluence(reserve),
+                    },
+                );
                 let ticket = self.request_persist();
                 let board = temps.board.unwrap_or(25.0);
+                // The board at rest may still be warm from a previous session: the cooler of it
+                // and the contact sensors stands for the ambient of the below-ambient check.
+                let ambient = temps.contact.iter().flatten().fold(board, |a, &t| a.min(t));
                 self.session = Some(Session {
                     program,
                     slot,
@@ -830,10 +926,11 @@ impl Firmware {
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
                     cem43_min: 0.0,
-                    ambient_c: board,
+                    ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
                     stuck_base: None,
                     stuck_done: false,
+                    stuck: None,
                     disagree_ms: 0,
                     below_ambient_ms: 0,
                     fan_bad_ms: 0,
@@ -843,8 +940,15 @@ impl Firmware {
         }
     }
 
-    fn start_refusal(&self, input: &InputFrame, temps: &Temps, suspect: bool) -> Result<(&'static Program, u8), Refusal> {
-        let program = programs(self.class).get(usize::from(input.program)).ok_or(Refusal::InvalidProgram)?;
+    fn start_refusal(
+        &self,
+        input: &InputFrame,
+        temps: &Temps,
+        suspect: bool,
+    ) -> Result<(&'static Program, u8), Refusal> {
+        let program = programs(self.class)
+            .get(usize::from(input.program))
+            .ok_or(Refusal::InvalidProgram)?;
         let slot = zone_slot(self.class, program.zone).ok_or(Refusal::InvalidProgram)? as u8;
         if suspect {
             return Err(Refusal::SensorFault);
@@ -852,7 +956,10 @@ impl Firmware {
         if let Some(r) = self.interlock(input, program) {
             return Err(r);
         }
-        if temps.contact_max().is_some_and(|t| t > LIMITS.start_max_contact_c) {
+        if temps
+            .contact_max()
+            .is_some_and(|t| t > LIMITS.start_max_contact_c)
+        {
             return Err(Refusal::HotSkin);
         }
         let ambient = temps.board.ok_or(Refusal::SensorFault)?;
@@ -879,7 +986,13 @@ impl Firmware {
             self.ledger.remove_newest(slot);
         } else {
             let now_s = (self.uptime_ms / 1000) as u32;
-            self.ledger.replace_newest(slot, SessionEntry { end_s: now_s, fluence_q: nvm::quantize_fluence(delivered) });
+            self.ledger.replace_newest(
+                slot,
+                SessionEntry {
+                    end_s: now_s,
+                    fluence_q: nvm::quantize_fluence(delivered),
+                },
+            );
         }
         self.request_persist();
         self.last_dose_mj_cm2 = delivered;
@@ -906,7 +1019,9 @@ impl Firmware {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
-        let Some(s) = self.session.as_mut() else { return ([0.0; MAX_CHANNELS], false) };
+        let Some(s) = self.session.as_mut() else {
+            return ([0.0; MAX_CHANNELS], false);
+        };
         let contact = temps.contact_max().map_or(1.0, thermal::contact_derate);
         let mut heat_w = 0.0;
         for (c, ch) in cal.channels.iter().enumerate() {
@@ -917,10 +1032,17 @@ impl Firmware {
             }
         }
         let covered = match temps.board {
-            Some(b) => s.covered.update(elapsed, heat_w, cal.board_r_th_k_per_w, cal.board_tau_s, b),
+            Some(b) => {
+                s.covered
+                    .update(elapsed, heat_w, cal.board_r_th_k_per_w, cal.board_tau_s, b)
+            }
             None => s.covered.covered,
         };
-        let cover = if covered { LIMITS.covered_duty_factor } else { 1.0 };
+        let cover = if covered {
+            LIMITS.covered_duty_factor
+        } else {
+            1.0
+        };
         let mut f = [0.0; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
@@ -934,11 +1056,15 @@ impl Firmware {
         let Some(s) = self.session.filter(|_| self.phase == Phase::Treating) else {
             return Command::default();
         };
-        let mut cmd = Command { hw_enable: true, ..Command::default() };
+        let mut cmd = Command {
+            hw_enable: true,
+            ..Command::default()
+        };
         for (c, factor) in duty_factor.into_iter().enumerate() {
             if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
                 cmd.current_ma[c] = s.program.current_ma[c];
-                cmd.duty_permille[c] = libm::roundf(f32::from(s.program.duty_permille[c]) * factor) as u16;
+                cmd.duty_permille[c] =
+                    libm::roundf(f32::from(s.program.duty_permille[c]) * factor) as u16;
             }
         }
         cmd
@@ -976,17 +1102,22 @@ impl Firmware {
             _ if busy => TREAT_TICK_MS,
             Phase::Paused { .. } => PAUSE_WAKE_MS,
             Phase::Fault => IDLE_WAKE_MS,
-            _ => self.next_persist_ms.saturating_sub(now).clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
+            _ => self
+                .next_persist_ms
+                .saturating_sub(now)
+                .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
         }
     }
 }
 
 /// Average string current, mA.
 fn string_ma(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX)
+    f32::from(input.adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA
+        / f32::from(hw::ADC_MAX)
 }
 
 /// String voltage while driven, mV.
 fn string_mv(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX)
+    f32::from(input.adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV
+        / f32::from(hw::ADC_MAX)
 }

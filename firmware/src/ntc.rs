@@ -70,7 +70,10 @@ mod tests {
     fn check(counts: u16, want: NtcReading) {
         match (read(counts), want) {
             (NtcReading::Celsius(got), NtcReading::Celsius(want)) => {
-                assert!((got - want).abs() < TABLE_TOLERANCE_K, "{counts}: {got} != {want}");
+                assert!(
+                    (got - want).abs() < TABLE_TOLERANCE_K,
+                    "{counts}: {got} != {want}"
+                );
             }
             (got, want) => assert_eq!(got, want, "{counts}"),
         }
@@ -107,8 +110,13 @@ mod tests {
     fn inverse_round_trips_within_one_count() {
         for c in [0.0f32, 5.0, 25.0, 38.0, 41.0, 43.0, 85.0] {
             let code = counts_from_celsius(c);
-            let NtcReading::Celsius(back) = read(code) else { panic!("{c} read as a rail") };
-            assert!((back - c).abs() < ROUND_TRIP_TOLERANCE_K, "{c} -> {code} -> {back}");
+            let NtcReading::Celsius(back) = read(code) else {
+                panic!("{c} read as a rail")
+            };
+            assert!(
+                (back - c).abs() < ROUND_TRIP_TOLERANCE_K,
+                "{c} -> {code} -> {back}"
+            );
         }
     }
 }

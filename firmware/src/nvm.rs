@@ -99,7 +99,12 @@ pub struct Ledger {
 impl Ledger {
     /// An empty ledger (a new device).
     pub const fn fresh() -> Ledger {
-        Ledger { seq: 0, uptime_s: 0, lockout_until_s: 0, zones: [[None; ENTRIES_PER_ZONE]; MAX_ZONES_PER_CLASS] }
+        Ledger {
+            seq: 0,
+            uptime_s: 0,
+            lockout_until_s: 0,
+            zones: [[None; ENTRIES_PER_ZONE]; MAX_ZONES_PER_CLASS],
+        }
     }
 
     /// Add a new newest entry on `slot`, dropping the oldest.
@@ -168,7 +173,11 @@ impl Ledger {
 
     /// Total recorded zone-mean fluence on `slot` (all entries), mJ/cm².
     pub fn recorded_mj_cm2(&self, slot: usize) -> u32 {
-        self.zones[slot].iter().flatten().map(|e| u32::from(e.fluence_q) * FLUENCE_QUANTUM_MJ_CM2).sum()
+        self.zones[slot]
+            .iter()
+            .flatten()
+            .map(|e| u32::from(e.fluence_q) * FLUENCE_QUANTUM_MJ_CM2)
+            .sum()
     }
 
     /// Encode as a record of this ledger's `seq` for `class` at uptime `uptime_s`.
@@ -185,7 +194,11 @@ impl Ledger {
                 let at = ZONES_OFFSET + (z * ENTRIES_PER_ZONE + i) * ENTRY_BYTES;
                 let (age, q) = match e {
                     // Ages round down, so the decoded end is never earlier than the true one.
-                    Some(e) => ((uptime_s.saturating_sub(e.end_s) / 60).min(u32::from(EMPTY_AGE - 1)) as u16, e.fluence_q),
+                    Some(e) => (
+                        (uptime_s.saturating_sub(e.end_s) / 60).min(u32::from(EMPTY_AGE - 1))
+                            as u16,
+                        e.fluence_q,
+                    ),
                     None => (EMPTY_AGE, 0),
                 };
                 b[at..at + 2].copy_from_slice(&age.to_le_bytes());
@@ -228,7 +241,10 @@ impl Ledger {
                     return None;
                 }
                 last_age = age;
-                *e = Some(SessionEntry { end_s: l.uptime_s.saturating_sub(u32::from(age) * 60), fluence_q: b[at + 2] });
+                *e = Some(SessionEntry {
+                    end_s: l.uptime_s.saturating_sub(u32::from(age) * 60),
+                    fluence_q: b[at + 2],
+                });
             }
         }
         Some(l)
@@ -310,7 +326,15 @@ pub struct NvmWriter {
 impl NvmWriter {
     /// A writer that knows which slot holds the newest record.
     pub fn new(last_slot: Option<u8>) -> NvmWriter {
-        NvmWriter { image: [0xFF; SLOT_SIZE], target_slot: 0, in_flight: None, last_slot, requested: 0, snapshot_of: 0, committed: 0 }
+        NvmWriter {
+            image: [0xFF; SLOT_SIZE],
+            target_slot: 0,
+            in_flight: None,
+            last_slot,
+            requested: 0,
+            snapshot_of: 0,
+            committed: 0,
+        }
     }
 
     /// Ask for the ledger as it is now to be persisted; returns a ticket for [`Self::committed`].
@@ -331,7 +355,12 @@ impl NvmWriter {
 
     /// This step's write, if any: the second half of the record in flight, or the first half of
     /// a new record of `ledger` (its `seq` incremented) at uptime `uptime_s`.
-    pub fn poll(&mut self, ledger: &mut Ledger, class: DeviceClass, uptime_s: u32) -> Option<NvmWrite> {
+    pub fn poll(
+        &mut self,
+        ledger: &mut Ledger,
+        class: DeviceClass,
+        uptime_s: u32,
+    ) -> Option<NvmWrite> {
         let half = match self.in_flight {
             Some(h) => h,
             None if self.requested > self.committed => {
@@ -357,7 +386,11 @@ impl NvmWriter {
             self.last_slot = Some(self.target_slot);
             self.committed = self.snapshot_of;
         }
-        Some(NvmWrite { offset, len: NVM_WRITE_MAX as u8, data })
+        Some(NvmWrite {
+            offset,
+            len: NVM_WRITE_MAX as u8,
+            data,
+        })
     }
 }
 
@@ -377,7 +410,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;
@@ -400,7 +437,13 @@ mod tests {
     fn ledger_with(entries: &[(u32, u32)]) -> Ledger {
         let mut l = Ledger::fresh();
         for &(end_s, mj) in entries.iter().rev() {
-            l.push(0, SessionEntry { end_s, fluence_q: quantize_fluence(mj) });
+            l.push(
+                0,
+                SessionEntry {
+                    end_s,
+                    fluence_q: quantize_fluence(mj),
+                },
+            );
         }
         l
     }
@@ -416,17 +459,72 @@ mod tests {
             (&[], 0, 0, None),
             (&[], 10, 100, Some(Refusal::HistoryLost)),
             (&[], 100, 100, None),
-            (&[(10 * h, 9000)], 10 * h + 6 * h - 1, 0, Some(Refusal::MinGap)),
+            (
+                &[(10 * h, 9000)],
+                10 * h + 6 * h - 1,
+                0,
+                Some(Refusal::MinGap),
+            ),
             (&[(10 * h, 9000)], 16 * h, 0, None),
-            (&[(20 * h, 9000), (10 * h, 9000)], 26 * h, 0, Some(Refusal::DailySessions)),
+            (
+                &[(20 * h, 9000), (10 * h, 9000)],
+                26 * h,
+                0,
+                Some(Refusal::DailySessions),
+            ),
             (&[(20 * h, 9000), (10 * h, 9000)], 10 * h + d, 0, None),
-            (&[(20 * h, 9000), (10 * h, 3000)], 10 * h + d - 1, 0, Some(Refusal::DailySessions)),
+            (
+                &[(20 * h, 9000), (10 * h, 3000)],
+                10 * h + d - 1,
+                0,
+                Some(Refusal::DailySessions),
+            ),
             (&[(20 * h, 11000)], 27 * h, 0, Some(Refusal::DailyFluence)),
             (&[(20 * h, 10750)], 27 * h, 0, None),
-            (&[(6 * d, 1000), (5 * d, 1000), (4 * d, 1000), (3 * d, 1000), (2 * d, 1000), (d, 1000)], 7 * d, 0, Some(Refusal::WeeklySessions)),
-            (&[(6 * d, 1000), (5 * d, 1000), (4 * d, 1000), (3 * d, 1000), (2 * d, 1000), (d, 1000)], 8 * d, 0, None),
-            (&[(6 * d, 9000), (5 * d, 9000), (4 * d, 9000), (3 * d, 9000), (2 * d, 9000)], 7 * d, 0, Some(Refusal::WeeklyFluence)),
-            (&[(6 * d, 9000), (5 * d, 9000), (4 * d, 9000), (3 * d, 9000)], 7 * d, 0, None),
+            (
+                &[
+                    (6 * d, 1000),
+                    (5 * d, 1000),
+                    (4 * d, 1000),
+                    (3 * d, 1000),
+                    (2 * d, 1000),
+                    (d, 1000),
+                ],
+                7 * d,
+                0,
+                Some(Refusal::WeeklySessions),
+            ),
+            (
+                &[
+                    (6 * d, 1000),
+                    (5 * d, 1000),
+                    (4 * d, 1000),
+                    (3 * d, 1000),
+                    (2 * d, 1000),
+                    (d, 1000),
+                ],
+                8 * d,
+                0,
+                None,
+            ),
+            (
+                &[
+                    (6 * d, 9000),
+                    (5 * d, 9000),
+                    (4 * d, 9000),
+                    (3 * d, 9000),
+                    (2 * d, 9000),
+                ],
+                7 * d,
+                0,
+                Some(Refusal::WeeklyFluence),
+            ),
+            (
+                &[(6 * d, 9000), (5 * d, 9000), (4 * d, 9000), (3 * d, 9000)],
+                7 * d,
+                0,
+                None,
+            ),
         ];
         for (i, (hist, now, lock, want)) in cases.iter().enumerate() {
             let mut l = ledger_with(hist);
@@ -442,12 +540,31 @@ mod tests {
         l.lockout_until_s = 9000;
         let b = l.encode(DeviceClass::Pen, 7259);
         let back = Ledger::decode(&b, DeviceClass::Pen).expect("valid");
-        assert_eq!((back.seq, back.uptime_s, back.lockout_until_s), (7, 7259, 9000));
+        assert_eq!(
+            (back.seq, back.uptime_s, back.lockout_until_s),
+            (7, 7259, 9000)
+        );
         // Ages round down to whole minutes: the decoded end is the same or later (stricter).
-        assert_eq!(back.zones[0][0], Some(SessionEntry { end_s: 7259 - 240, fluence_q: 36 }));
-        assert_eq!(back.zones[0][1], Some(SessionEntry { end_s: 7259 - 7140, fluence_q: 17 }));
+        assert_eq!(
+            back.zones[0][0],
+            Some(SessionEntry {
+                end_s: 7259 - 240,
+                fluence_q: 36
+            })
+        );
+        assert_eq!(
+            back.zones[0][1],
+            Some(SessionEntry {
+                end_s: 7259 - 7140,
+                fluence_q: 17
+            })
+        );
         assert_eq!(back.zones[0][2], None);
-        assert_eq!(Ledger::decode(&b, DeviceClass::Wrap), None, "another class's record");
+        assert_eq!(
+            Ledger::decode(&b, DeviceClass::Wrap),
+            None,
+            "another class's record"
+        );
     }
 
     #[test]
@@ -459,7 +576,11 @@ mod tests {
             for bit in [0x01u8, 0x80] {
                 let mut b = good;
                 b[i] ^= bit;
-                assert_eq!(Ledger::decode(&b, DeviceClass::Wrap), None, "byte {i} bit {bit:#x}");
+                assert_eq!(
+                    Ledger::decode(&b, DeviceClass::Wrap),
+                    None,
+                    "byte {i} bit {bit:#x}"
+                );
             }
         }
     }
@@ -480,10 +601,14 @@ mod tests {
         assert_eq!((c.offset, l.seq), (128, 2));
         let mut img = [0xFFu8; NVM_SIZE];
         for wr in [a, b, c, w.poll(&mut l, DeviceClass::Wrap, 6).unwrap()] {
-            img[usize::from(wr.offset)..usize::from(wr.offset) + wr.bytes().len()].copy_from_slice(wr.bytes());
+            img[usize::from(wr.offset)..usize::from(wr.offset) + wr.bytes().len()]
+                .copy_from_slice(wr.bytes());
         }
         let (back, status) = load(DeviceClass::Wrap, &img);
-        assert_eq!((back.seq, back.uptime_s, status), (2, 6, LoadStatus::Restored { slot: 1 }));
+        assert_eq!(
+            (back.seq, back.uptime_s, status),
+            (2, 6, LoadStatus::Restored { slot: 1 })
+        );
     }
 
     #[test]

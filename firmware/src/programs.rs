@@ -31,7 +31,7 @@ pub struct Program {
     /// band ceiling H_hi (10 J/cm² superficial/skin, 60 J/cm² muscle surface fluence).
     pub session_cap_mj_cm2: u32,
     /// Session timer: longest emitting time of one session, s (domain.md §6.1: wrap/pad/panel max
-    /// 20 min, mask max 15 min, pen/probe 20–300 s per point, WALT [V]).
+    /// 20 min, mask max 15 min, pen/probe 20–300 s per point, WALT \[V\]).
     pub time_limit_s: u32,
     /// Zone-mean fluence cap over any 24 h of device uptime, mJ/cm²: 2.2 × target (two sessions a
     /// day, domain.md §6.1 design choice, plus 10 % for the stop overshoot).
@@ -55,8 +55,11 @@ pub struct CapPolicy {
 }
 
 /// The cap policy of every class.
-pub const CAP_POLICY: CapPolicy =
-    CapPolicy { max_sessions_per_day: 2, max_sessions_per_week: 6, min_gap_s: 6 * 3600 };
+pub const CAP_POLICY: CapPolicy = CapPolicy {
+    max_sessions_per_day: 2,
+    max_sessions_per_week: 6,
+    min_gap_s: 6 * 3600,
+};
 
 /// All caps of one zone on one class, in one place for the harness's prescription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,21 +106,101 @@ const fn program(
 // 1.25 = 22.5 J/cm² (< 60, muscle H_hi); limit 20 min (domain.md §6.1).
 const WRAP_FULL: ([u16; 2], [u16; 2]) = ([200, 200], [1000, 1000]);
 static WRAP: [Program; 6] = [
-    program("Left calf recovery", ZoneId::LeftCalf, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
-    program("Right calf recovery", ZoneId::RightCalf, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
-    program("Left quad recovery", ZoneId::LeftQuad, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
-    program("Right quad recovery", ZoneId::RightQuad, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
-    program("Left hamstring recovery", ZoneId::LeftHamstring, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
-    program("Right hamstring recovery", ZoneId::RightHamstring, WRAP_FULL.0, WRAP_FULL.1, 9000, 22500, 1200),
+    program(
+        "Left calf recovery",
+        ZoneId::LeftCalf,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Right calf recovery",
+        ZoneId::RightCalf,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Left quad recovery",
+        ZoneId::LeftQuad,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Right quad recovery",
+        ZoneId::RightQuad,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Left hamstring recovery",
+        ZoneId::LeftHamstring,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Right hamstring recovery",
+        ZoneId::RightHamstring,
+        WRAP_FULL.0,
+        WRAP_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
 ];
 
 // Pad, 630 + 850 nm, 6 + 6 mW/cm²: 12 mW/cm² → 9 J/cm² in 750 s; same target and cap as the wrap.
 const PAD_FULL: ([u16; 2], [u16; 2]) = ([200, 200], [1000, 1000]);
 static PAD: [Program; 4] = [
-    program("Glutes recovery", ZoneId::Glutes, PAD_FULL.0, PAD_FULL.1, 9000, 22500, 1200),
-    program("Back recovery", ZoneId::Back, PAD_FULL.0, PAD_FULL.1, 9000, 22500, 1200),
-    program("Left quad recovery", ZoneId::LeftQuad, PAD_FULL.0, PAD_FULL.1, 9000, 22500, 1200),
-    program("Right quad recovery", ZoneId::RightQuad, PAD_FULL.0, PAD_FULL.1, 9000, 22500, 1200),
+    program(
+        "Glutes recovery",
+        ZoneId::Glutes,
+        PAD_FULL.0,
+        PAD_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Back recovery",
+        ZoneId::Back,
+        PAD_FULL.0,
+        PAD_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Left quad recovery",
+        ZoneId::LeftQuad,
+        PAD_FULL.0,
+        PAD_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
+    program(
+        "Right quad recovery",
+        ZoneId::RightQuad,
+        PAD_FULL.0,
+        PAD_FULL.1,
+        9000,
+        22500,
+        1200,
+    ),
 ];
 
 // Panel, 660 + 850 nm, 25 + 25 mW/cm² at 15 cm: 50 mW/cm² → 20 J/cm² in 400 s at 15 cm, 810 s at
@@ -125,20 +208,84 @@ static PAD: [Program; 4] = [
 // 32.5 J/cm² (< 60); limit 20 min (domain.md §6.1).
 const PANEL_FULL: ([u16; 2], [u16; 2]) = ([700, 700], [1000, 1000]);
 static PANEL: [Program; 6] = [
-    program("Left quad", ZoneId::LeftQuad, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
-    program("Right quad", ZoneId::RightQuad, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
-    program("Left hamstring", ZoneId::LeftHamstring, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
-    program("Right hamstring", ZoneId::RightHamstring, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
-    program("Glutes", ZoneId::Glutes, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
-    program("Back", ZoneId::Back, PANEL_FULL.0, PANEL_FULL.1, 20000, 32500, 1200),
+    program(
+        "Left quad",
+        ZoneId::LeftQuad,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
+    program(
+        "Right quad",
+        ZoneId::RightQuad,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
+    program(
+        "Left hamstring",
+        ZoneId::LeftHamstring,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
+    program(
+        "Right hamstring",
+        ZoneId::RightHamstring,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
+    program(
+        "Glutes",
+        ZoneId::Glutes,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
+    program(
+        "Back",
+        ZoneId::Back,
+        PANEL_FULL.0,
+        PANEL_FULL.1,
+        20000,
+        32500,
+        1200,
+    ),
 ];
 
 // Mask, 630 + 850 nm, 10 + 5 mW/cm²: 4 J/cm² in 267 s (mixed) or 400 s (red only). Target: the
 // peak (2 × 4 = 8 J/cm²) stays under the §1.6 skin ceiling H_hi = 10 J/cm², which is the cap;
 // limit 15 min (domain.md §6.1). The red-only program needs no eye shields.
 static MASK: [Program; 2] = [
-    program("Face red + NIR", ZoneId::Face, [100, 100], [1000, 1000], 4000, 10000, 900),
-    program("Face red only", ZoneId::Face, [100, 0], [1000, 0], 4000, 10000, 900),
+    program(
+        "Face red + NIR",
+        ZoneId::Face,
+        [100, 100],
+        [1000, 1000],
+        4000,
+        10000,
+        900,
+    ),
+    program(
+        "Face red only",
+        ZoneId::Face,
+        [100, 0],
+        [1000, 0],
+        4000,
+        10000,
+        900,
+    ),
 ];
 
 // Pen, 660 + 850 nm, 40 + 40 mW/cm²: 80 mW/cm² (< 100, domain.md §0.1 #3). 4 J/cm² in 50 s on
@@ -146,10 +293,42 @@ static MASK: [Program; 2] = [
 // domain.md §1.4 [V]); cap 1.25 × 2.0 × target (10 J/cm² is also the skin H_hi); limit 300 s.
 const PEN_FULL: ([u16; 2], [u16; 2]) = ([350, 350], [1000, 1000]);
 static PEN: [Program; 5] = [
-    program("Left Achilles", ZoneId::LeftAchilles, PEN_FULL.0, PEN_FULL.1, 4000, 10000, 300),
-    program("Right Achilles", ZoneId::RightAchilles, PEN_FULL.0, PEN_FULL.1, 4000, 10000, 300),
-    program("Left knee", ZoneId::LeftKnee, PEN_FULL.0, PEN_FULL.1, 4000, 10000, 300),
-    program("Right knee", ZoneId::RightKnee, PEN_FULL.0, PEN_FULL.1, 4000, 10000, 300),
+    program(
+        "Left Achilles",
+        ZoneId::LeftAchilles,
+        PEN_FULL.0,
+        PEN_FULL.1,
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Right Achilles",
+        ZoneId::RightAchilles,
+        PEN_FULL.0,
+        PEN_FULL.1,
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Left knee",
+        ZoneId::LeftKnee,
+        PEN_FULL.0,
+        PEN_FULL.1,
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Right knee",
+        ZoneId::RightKnee,
+        PEN_FULL.0,
+        PEN_FULL.1,
+        4000,
+        10000,
+        300,
+    ),
     program("Hip", ZoneId::Hip, PEN_FULL.0, PEN_FULL.1, 6000, 15000, 300),
 ];
 
@@ -157,10 +336,42 @@ static PEN: [Program; 5] = [
 // "max 100 mW/cm²" for the Achilles tendon, domain.md §1.4 [V]): 4 J/cm² in 40 s; hip at 100 %:
 // 6 J/cm² in 48 s (≥ 20 s, WALT). Caps and limit as the pen.
 static LASER_PROBE: [Program; 5] = [
-    program("Left Achilles", ZoneId::LeftAchilles, [150, 0], [800, 0], 4000, 10000, 300),
-    program("Right Achilles", ZoneId::RightAchilles, [150, 0], [800, 0], 4000, 10000, 300),
-    program("Left knee", ZoneId::LeftKnee, [150, 0], [800, 0], 4000, 10000, 300),
-    program("Right knee", ZoneId::RightKnee, [150, 0], [800, 0], 4000, 10000, 300),
+    program(
+        "Left Achilles",
+        ZoneId::LeftAchilles,
+        [150, 0],
+        [800, 0],
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Right Achilles",
+        ZoneId::RightAchilles,
+        [150, 0],
+        [800, 0],
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Left knee",
+        ZoneId::LeftKnee,
+        [150, 0],
+        [800, 0],
+        4000,
+        10000,
+        300,
+    ),
+    program(
+        "Right knee",
+        ZoneId::RightKnee,
+        [150, 0],
+        [800, 0],
+        4000,
+        10000,
+        300,
+    ),
     program("Hip", ZoneId::Hip, [150, 0], [1000, 0], 6000, 15000, 300),
 ];
 
@@ -239,7 +450,9 @@ mod tests {
     fn check(class: DeviceClass, zones: &[ZoneId]) {
         let table = programs(class);
         let cal = calibration(class);
-        let got: std::vec::Vec<ZoneId> = (0..MAX_ZONES_PER_CLASS).filter_map(|i| zone_at(class, i)).collect();
+        let got: std::vec::Vec<ZoneId> = (0..MAX_ZONES_PER_CLASS)
+            .filter_map(|i| zone_at(class, i))
+            .collect();
         assert_eq!(got.as_slice(), zones, "{class:?} zones");
         for (i, z) in zones.iter().enumerate() {
             assert_eq!(zone_slot(class, *z), Some(i));
@@ -248,7 +461,11 @@ mod tests {
         for p in table {
             let e = nominal_irradiance_mw_cm2(class, p);
             let t_s = p.target_mj_cm2 as f32 / e;
-            assert!(t_s <= REACHABLE_FRACTION * p.time_limit_s as f32, "{}: {t_s} s", p.name);
+            assert!(
+                t_s <= REACHABLE_FRACTION * p.time_limit_s as f32,
+                "{}: {t_s} s",
+                p.name
+            );
             let mut peak_ratio: f32 = 0.0;
             for (c, ch) in cal.channels.iter().enumerate() {
                 match ch {
@@ -263,9 +480,16 @@ mod tests {
                 assert!(p.duty_permille[c] <= 1000);
             }
             let peak_at_target = peak_ratio * p.target_mj_cm2 as f32 * SESSION_TOLERANCE;
-            assert!(peak_at_target < p.session_cap_mj_cm2 as f32, "{}: cap too tight", p.name);
+            assert!(
+                peak_at_target < p.session_cap_mj_cm2 as f32,
+                "{}: cap too tight",
+                p.name
+            );
             for q in table.iter().filter(|q| q.zone == p.zone) {
-                assert_eq!((q.daily_cap_mj_cm2, q.weekly_cap_mj_cm2), (p.daily_cap_mj_cm2, p.weekly_cap_mj_cm2));
+                assert_eq!(
+                    (q.daily_cap_mj_cm2, q.weekly_cap_mj_cm2),
+                    (p.daily_cap_mj_cm2, p.weekly_cap_mj_cm2)
+                );
             }
             assert!(p.daily_cap_mj_cm2 >= 2 * p.target_mj_cm2);
         }
@@ -274,12 +498,53 @@ mod tests {
     #[test]
     fn program_tables() {
         let cases: &[(DeviceClass, &[ZoneId])] = &[
-            (DeviceClass::Wrap, &[Z::LeftCalf, Z::RightCalf, Z::LeftQuad, Z::RightQuad, Z::LeftHamstring, Z::RightHamstring]),
-            (DeviceClass::Pad, &[Z::Glutes, Z::Back, Z::LeftQuad, Z::RightQuad]),
-            (DeviceClass::Panel, &[Z::LeftQuad, Z::RightQuad, Z::LeftHamstring, Z::RightHamstring, Z::Glutes, Z::Back]),
+            (
+                DeviceClass::Wrap,
+                &[
+                    Z::LeftCalf,
+                    Z::RightCalf,
+                    Z::LeftQuad,
+                    Z::RightQuad,
+                    Z::LeftHamstring,
+                    Z::RightHamstring,
+                ],
+            ),
+            (
+                DeviceClass::Pad,
+                &[Z::Glutes, Z::Back, Z::LeftQuad, Z::RightQuad],
+            ),
+            (
+                DeviceClass::Panel,
+                &[
+                    Z::LeftQuad,
+                    Z::RightQuad,
+                    Z::LeftHamstring,
+                    Z::RightHamstring,
+                    Z::Glutes,
+                    Z::Back,
+                ],
+            ),
             (DeviceClass::Mask, &[Z::Face]),
-            (DeviceClass::Pen, &[Z::LeftAchilles, Z::RightAchilles, Z::LeftKnee, Z::RightKnee, Z::Hip]),
-            (DeviceClass::LaserProbe, &[Z::LeftAchilles, Z::RightAchilles, Z::LeftKnee, Z::RightKnee, Z::Hip]),
+            (
+                DeviceClass::Pen,
+                &[
+                    Z::LeftAchilles,
+                    Z::RightAchilles,
+                    Z::LeftKnee,
+                    Z::RightKnee,
+                    Z::Hip,
+                ],
+            ),
+            (
+                DeviceClass::LaserProbe,
+                &[
+                    Z::LeftAchilles,
+                    Z::RightAchilles,
+                    Z::LeftKnee,
+                    Z::RightKnee,
+                    Z::Hip,
+                ],
+            ),
         ];
         for (class, zones) in cases {
             check(*class, zones);
@@ -290,7 +555,10 @@ mod tests {
 
     #[test]
     fn mask_has_a_red_only_program() {
-        let red_only = programs(DeviceClass::Mask).iter().filter(|p| p.current_ma[1] == 0).count();
+        let red_only = programs(DeviceClass::Mask)
+            .iter()
+            .filter(|p| p.current_ma[1] == 0)
+            .count();
         assert_eq!(red_only, 1);
     }
 }

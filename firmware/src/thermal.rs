@@ -1,8 +1,8 @@
 //! Thermal protection: contact-temperature thresholds, derating, CEM43, the junction estimate
 //! and the covered-device monitor.
 //!
-//! The contact NTC sees the skin through a lag (τ ≈ 10 s, domain.md §4.1 [M]) and a gradient
-//! (0.5–2 K, domain.md §6.5 [M]), while the bench judges the *true* skin against 41 °C (normal),
+//! The contact NTC sees the skin through a lag (τ ≈ 10 s, domain.md §4.1 \[M\]) and a gradient
+//! (0.5–2 K, domain.md §6.5 \[M\]), while the bench judges the *true* skin against 41 °C (normal),
 //! 43 °C (absolute) and 1 CEM43 per session. The thresholds below are therefore set below the
 //! §6.2 defaults by a sensor-error margin:
 //!
@@ -42,7 +42,7 @@ pub struct ThermalLimits {
     pub latch_rate_gate_c: f32,
     /// Start refused above this contact temperature, °C (domain.md §6.2).
     pub start_max_contact_c: f32,
-    /// Start refused below this ambient (board at rest), °C (domain.md §6.2, IEC 60601-1-11 [M]).
+    /// Start refused below this ambient (board at rest), °C (domain.md §6.2, IEC 60601-1-11 \[M\]).
     pub ambient_min_c: f32,
     /// Start refused above this ambient, °C.
     pub ambient_max_c: f32,
@@ -111,7 +111,7 @@ pub fn junction_estimate_c(board_c: f32, r_th_jb_k_per_w: f32, heat_per_led_w: f
 
 /// CEM43 accumulated in `elapsed_ms` at `t_c` °C, minutes:
 /// `Δt · R^(43 − T)`, R = 0.5 at or above 43 °C, 0.25 below (Sapareto & Dewey 1984; domain.md
-/// §5.5 [V2]), Δt in minutes.
+/// §5.5 \[V2\]), Δt in minutes.
 pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
     let minutes = elapsed_ms as f32 / 60_000.0;
     // R^(43−T) = 2^(−k(43−T)) with k = 1 (R = 0.5) or 2 (R = 0.25).
@@ -135,13 +135,24 @@ pub struct CoveredMonitor {
 impl CoveredMonitor {
     /// A monitor starting from the board temperature at session start.
     pub fn new(board_start_c: f32) -> CoveredMonitor {
-        CoveredMonitor { board_start_c, predicted_rise_k: 0.0, covered: false }
+        CoveredMonitor {
+            board_start_c,
+            predicted_rise_k: 0.0,
+            covered: false,
+        }
     }
 
     /// Advance the model by `elapsed_ms` with `heat_w` W dissipated on the board, R in K/W, τ in s
     /// (forward Euler of `τ dΔ/dt = R·P − Δ`, stable since ticks ≪ τ), and judge the measured
     /// board temperature (°C). Returns whether the device is judged covered.
-    pub fn update(&mut self, elapsed_ms: u32, heat_w: f32, r_th_k_per_w: f32, tau_s: f32, board_c: f32) -> bool {
+    pub fn update(
+        &mut self,
+        elapsed_ms: u32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        tau_s: f32,
+        board_c: f32,
+    ) -> bool {
         let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
         let excess = (board_c - self.board_start_c) - self.predicted_rise_k;
@@ -168,12 +179,24 @@ mod tests {
     #[test]
     fn derate_cases() {
         // (contact °C, factor)
-        let cases = [(30.0, 1.0), (39.5, 1.0), (40.0, 0.5), (40.5, 0.0), (45.0, 0.0)];
+        let cases = [
+            (30.0, 1.0),
+            (39.5, 1.0),
+            (40.0, 0.5),
+            (40.5, 0.0),
+            (45.0, 0.0),
+        ];
         for (t, want) in cases {
             assert!(close(contact_derate(t), want), "contact {t}");
         }
         // (T_j, T_j,max, factor): zero at T_j,max − 25, full at − 35.
-        let cases = [(90.0, 135.0, 1.0), (100.0, 135.0, 1.0), (105.0, 135.0, 0.5), (110.0, 135.0, 0.0), (115.0, 145.0, 0.5)];
+        let cases = [
+            (90.0, 135.0, 1.0),
+            (100.0, 135.0, 1.0),
+            (105.0, 135.0, 0.5),
+            (110.0, 135.0, 0.0),
+            (115.0, 145.0, 0.5),
+        ];
         for (t, max, want) in cases {
             assert!(close(junction_derate(t, max), want), "junction {t}/{max}");
         }
@@ -183,7 +206,14 @@ mod tests {
     #[test]
     fn cem43_matches_domain_table() {
         // domain.md §5.5 [D]: CEM43 per minute at 39..46 °C.
-        let cases = [(39.0, 0.00390625), (41.0, 0.0625), (42.0, 0.25), (43.0, 1.0), (44.0, 2.0), (46.0, 8.0)];
+        let cases = [
+            (39.0, 0.00390625),
+            (41.0, 0.0625),
+            (42.0, 0.25),
+            (43.0, 1.0),
+            (44.0, 2.0),
+            (46.0, 8.0),
+        ];
         for (t, per_min) in cases {
             assert!(close(cem43_increment_min(t, 60_000), per_min), "{t} °C");
         }
