@@ -339,6 +339,9 @@ pub struct Firmware {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
+    /// Last conversion of each NTC (contact 0, contact 1, board): ADC codes change slowly, so
+    /// most 10 ms ticks reuse it instead of a logarithm (the hot path's largest cost).
+    ntc_memo: [(u16, NtcReading); 3],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
     warning: bool,
@@ -375,6 +378,7 @@ impl Firmware {
             writer,
             session: None,
             command: Command::default(),
+            ntc_memo: [(0, NtcReading::Short); 3],
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             warning: false,
@@ -502,14 +506,25 @@ impl Firmware {
         elapsed
     }
 
-    fn read_temps(&self, input: &InputFrame) -> Temps {
+    /// [`ntc::read`] through the per-sensor memo (slot 0–1 contact, 2 board).
+    fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
+        let (memo_counts, memo) = self.ntc_memo[slot];
+        if memo_counts == counts {
+            return memo;
+        }
+        let reading = ntc::read(counts);
+        self.ntc_memo[slot] = (counts, reading);
+        reading
+    }
+
+    fn read_temps(&mut self, input: &InputFrame) -> Temps {
         let mut t = Temps::default();
         for i in 0..usize::from(self.cal.contact_ntcs) {
-            if let NtcReading::Celsius(c) = ntc::read(input.adc.contact_ntc[i]) {
+            if let NtcReading::Celsius(c) = self.read_ntc(i, input.adc.contact_ntc[i]) {
                 t.contact[i] = Some(c);
             }
         }
-        if let NtcReading::Celsius(c) = ntc::read(input.adc.board_ntc) {
+        if let NtcReading::Celsius(c) = self.read_ntc(2, input.adc.board_ntc) {
             t.board = Some(c);
         }
         t
@@ -612,7 +627,12 @@ impl Firmware {
         for (index, counts, (lo, hi)) in
             ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
         {
-            match ntc::read(counts) {
+            let slot = if index == BOARD_NTC {
+                2
+            } else {
+                usize::from(index)
+            };
+            match self.read_ntc(slot, counts) {
                 NtcReading::Open => return f(FaultKind::NtcOpen, index),
                 NtcReading::Short => return f(FaultKind::NtcShort, index),
                 NtcReading::Celsius(c) if c < lo || c > hi => {
@@ -620,12 +640,7 @@ impl Firmware {
                 }
                 NtcReading::Celsius(_) => {}
             }
-            let rate_slot = if index == BOARD_NTC {
-                2
-            } else {
-                usize::from(index)
-            };
-            if self.rate_k_per_s[rate_slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
+            if self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
                 return f(FaultKind::NtcImplausible, index);
             }
         }
