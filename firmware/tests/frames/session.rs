@@ -2,8 +2,7 @@
 //! output model; pause and resume keep the dose; the timer and auto-off end sessions.
 
 use firmware::boundary::{SessionState, buttons};
-use firmware::device::calibration;
-use firmware::dose::{relative_flux, thermal_factor};
+use firmware::device::{Wavelength, calibration};
 use firmware::machine::{PAUSE_TIMEOUT_MS, Phase, SessionEnd, TREAT_TICK_MS};
 use firmware::{DeviceClass, programs};
 
@@ -30,11 +29,22 @@ fn expected_emitting_ms(class: DeviceClass, program: usize, board_c: f32) -> f64
         let i_avg_a = f32::from(p.current_ma[c]) / 1000.0 * duty;
         let vf_v = (f32::from(ch.vf_min_mv) + VF_TYP_ABOVE_MIN_MV) / 1000.0;
         let t_j = board_c + ch.r_th_jb_k_per_w * i_avg_a * vf_v * (1.0 - ch.wpe);
-        let x = f32::from(p.current_ma[c]) / f32::from(ch.nominal_ma);
-        let e = ch.irradiance_mw_cm2
-            * relative_flux(x, ch.wavelength.droop())
-            * thermal_factor(ch.wavelength.k_phi_per_k(), t_j)
-            * duty;
+        // Written out here rather than taken from the crate, so the check is independent:
+        // k_Φ per domain.md §3.2 (660 nm −0.28 %/K, 630 nm −0.5 %/K, 810/850 nm −0.3 %/K); every
+        // program drives a channel at its nominal current or not at all, and g(1) = 1.
+        let g = match p.current_ma[c] {
+            0 => 0.0,
+            i => {
+                assert_eq!(i, ch.nominal_ma, "closed form assumes nominal current");
+                1.0
+            }
+        };
+        let k_phi = match ch.wavelength {
+            Wavelength::Red660 => -0.0028,
+            Wavelength::Red630 => -0.005,
+            Wavelength::Nir810 | Wavelength::Nir850 => -0.003,
+        };
+        let e = ch.irradiance_mw_cm2 * g * (1.0 + k_phi * (t_j - 25.0)) * duty;
         e_mw_cm2 += f64::from(e);
     }
     f64::from(p.target_mj_cm2) / e_mw_cm2 * 1000.0
