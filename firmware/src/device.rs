@@ -138,7 +138,7 @@ impl Wavelength {
     }
 
     /// True for the IR-A band (780–3000 nm) that the eye limits of IEC 62471 apply to
-    /// (domain.md §5.3 [M]).
+    /// (domain.md §5.3 \[M\]).
     pub fn is_nir(self) -> bool {
         self.nm() >= 780
     }
@@ -146,8 +146,8 @@ impl Wavelength {
     /// Droop constant `d` of the relative-flux curve `g(x) = x / (1 + d (x − 1))`, dimensionless.
     ///
     /// 660 nm: 0.014, from the ams-OSRAM GH CSSRM4.24 datasheet (530 mW at 350 mA, 1045 mW at
-    /// 700 mA: g(2) = 1.972) (domain.md §3.2 [V]); other families: 0.05, a typical droop
-    /// (domain.md §3.1 [M]).
+    /// 700 mA: g(2) = 1.972) (domain.md §3.2 \[V\]); other families: 0.05, a typical droop
+    /// (domain.md §3.1 \[M\]).
     pub fn droop(self) -> f32 {
         match self {
             Wavelength::Red660 => 0.014,
@@ -158,8 +158,8 @@ impl Wavelength {
     /// Output temperature coefficient `k_Φ`, 1/K (relative change of radiant flux per kelvin of
     /// junction temperature above 25 °C).
     ///
-    /// 660 nm: −0.28 %/K (domain.md §3.2 [V] Vinogradova 2013); 630 nm: −0.5 %/K (domain.md §3.2
-    /// [M]); 810/850 nm: −0.3 %/K (domain.md §3.2 [M]).
+    /// 660 nm: −0.28 %/K (domain.md §3.2 \[V\] Vinogradova 2013); 630 nm: −0.5 %/K (domain.md §3.2
+    /// \[M\]); 810/850 nm: −0.3 %/K (domain.md §3.2 \[M\]).
     pub fn k_phi_per_k(self) -> f32 {
         match self {
             Wavelength::Red660 => -0.0028,
@@ -194,7 +194,7 @@ pub struct ChannelCalibration {
     pub wpe: f32,
     /// Junction-to-board thermal resistance of one LED, K/W (domain.md §3.2).
     pub r_th_jb_k_per_w: f32,
-    /// Maximum junction temperature, °C (domain.md §3.2 [V]: 135 °C red, 145 °C IR).
+    /// Maximum junction temperature, °C (domain.md §3.2 \[V\]: 135 °C red, 145 °C IR).
     pub t_j_max_c: f32,
 }
 
@@ -236,7 +236,7 @@ pub const PANEL_REFERENCE_DISTANCE_MM: u16 = 150;
 
 /// Panel irradiance relative to [`PANEL_REFERENCE_DISTANCE_MM`] against distance, (mm, ratio).
 ///
-/// PROVISIONAL: the centre view factor of a 30 × 45 cm Lambertian panel (domain.md §2.3 [D]:
+/// PROVISIONAL: the centre view factor of a 30 × 45 cm Lambertian panel (domain.md §2.3 \[D\]:
 /// F = 0.937, 0.793, 0.635, 0.314, 0.172 at 5, 10, 15, 30, 45 cm), normalised to 15 cm. The plant's
 /// measured dosing chart replaces it. Linear interpolation between rows; the firmware refuses
 /// distances outside the table's allowed range ([`PANEL_MIN_DISTANCE_MM`],
@@ -307,7 +307,7 @@ const fn channel(
 ///
 /// Currents, irradiances and peak/mean ratios are the brief's device table (to be replaced by the
 /// plant's measured values). LED counts per string, R_th,jb (domain.md §3.2: 5 K/W high-power
-/// ceramic [V], 20 K/W mid-power SMD [M], 25 K/W compact 810 nm [V]) and the board model are
+/// ceramic \[V\], 20 K/W mid-power SMD \[M\], 25 K/W compact 810 nm \[V\]) and the board model are
 /// engineering placeholders chosen to be plausible; every number the plant design fixes belongs
 /// here and nowhere else.
 pub const CALIBRATION: [DeviceCalibration; 6] = [

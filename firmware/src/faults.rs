@@ -40,6 +40,22 @@ pub enum FaultKind {
     FanFailure = 10,
 }
 
+impl FaultKind {
+    /// True for faults that leave the firmware without a trustworthy temperature: while one is
+    /// being confirmed the duty is zeroed. LED-string faults are confirmed with the drive left
+    /// as it was, since their evidence (current against command) vanishes when the drive stops.
+    pub fn blinds_temperature(self) -> bool {
+        matches!(
+            self,
+            FaultKind::NtcOpen
+                | FaultKind::NtcShort
+                | FaultKind::NtcImplausible
+                | FaultKind::NtcStuck
+                | FaultKind::OverTemperature
+        )
+    }
+}
+
 /// Fault part index of the board NTC.
 pub const BOARD_NTC: u8 = 2;
 /// Fault part index for the pair of contact NTCs (disagreement).

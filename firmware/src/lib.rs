@@ -39,7 +39,8 @@
 //!
 //! While Treating, each channel's duty is the program's duty × the contact derate (100 % at
 //! 39.5 °C → 0 at 40.5 °C) × the junction derate (T_j,est from T_j,max − 35 K to − 25 K) × ½ when
-//! covered. Any suspected (not yet confirmed) fault zeroes the duty for that step.
+//! covered. A suspected (not yet confirmed) sensor or over-temperature fault zeroes the duty for
+//! that step; a suspected LED-string fault keeps the drive so that its evidence stays visible.
 //!
 //! `OutputFrame::state` is the standard [`boundary::SessionState`] of the phase (Arming reports
 //! `Treating`); `OutputFrame::detail` is [`machine::Phase::detail`]: phase in the high nibble

@@ -50,7 +50,7 @@ pub const REACHABLE_FRACTION: f32 = 0.8;
 pub const COMPLETED_FRACTION: f32 = 0.85;
 /// Window over which temperature rates are measured, ms (ADC noise over one 10 ms tick would
 /// swamp a 0.5 K/s threshold).
-pub const RATE_WINDOW_MS: u64 = 1000;
+pub const RATE_WINDOW_MS: u64 = 500;
 /// Faster than this an NTC is implausible, K/s (domain.md §6.3).
 pub const IMPLAUSIBLE_RATE_K_PER_S: f32 = 5.0;
 /// Two contact NTCs further apart than this are implausible, K (domain.md §6.3) ...
@@ -60,7 +60,9 @@ pub const NTC_DISAGREE_HOLD_MS: u64 = 10_000;
 /// ... after this much treatment (both sensors settled on the skin through their ~10 s lag), ms.
 pub const NTC_SETTLE_MS: u64 = 60_000;
 /// A contact NTC this far below the ambient at start, while treating, is implausible, K (domain.md
-/// §6.3 "reading < ambient − 5 K during treatment"), for [`NTC_DISAGREE_HOLD_MS`].
+/// §6.3 "reading < ambient − 5 K during treatment"), for [`NTC_DISAGREE_HOLD_MS`]. The ambient is
+/// the cooler of the board and the contact sensors at start (a board still warm from the last
+/// session is not the ambient).
 pub const BELOW_AMBIENT_K: f32 = 5.0;
 /// Stuck check window: the first this-much of emission, ms (domain.md §6.3 "N minutes").
 pub const STUCK_WINDOW_MS: u64 = 300_000;
@@ -289,6 +291,8 @@ struct Session {
     covered: CoveredMonitor,
     stuck_base: Option<([f32; MAX_CONTACT_NTCS], f32)>,
     stuck_done: bool,
+    /// The stuck verdict, once found (reported on every later step so it can be confirmed).
+    stuck: Option<Fault>,
     disagree_ms: u64,
     below_ambient_ms: u64,
     fan_bad_ms: u64,
@@ -335,6 +339,9 @@ pub struct Firmware {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
+    /// Last conversion of each NTC (contact 0, contact 1, board): ADC codes change slowly, so
+    /// most 10 ms ticks reuse it instead of a logarithm (the hot path's largest cost).
+    ntc_memo: [(u16, NtcReading); 3],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
     warning: bool,
@@ -371,6 +378,7 @@ impl Firmware {
             writer,
             session: None,
             command: Command::default(),
+            ntc_memo: [(0, NtcReading::Short); 3],
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             warning: false,
@@ -398,7 +406,8 @@ impl Firmware {
             self.check_session_end(&temps);
         }
 
-        let (duty_factor, covered) = if self.phase == Phase::Treating && suspect.is_none() {
+        let blind = suspect.is_some_and(|f| f.kind.blinds_temperature());
+        let (duty_factor, covered) = if self.phase == Phase::Treating && !blind {
             self.duty_factors(&temps, &junction_c, input, elapsed)
         } else {
             (
@@ -497,14 +506,25 @@ impl Firmware {
         elapsed
     }
 
-    fn read_temps(&self, input: &InputFrame) -> Temps {
+    /// [`ntc::read`] through the per-sensor memo (slot 0–1 contact, 2 board).
+    fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
+        let (memo_counts, memo) = self.ntc_memo[slot];
+        if memo_counts == counts {
+            return memo;
+        }
+        let reading = ntc::read(counts);
+        self.ntc_memo[slot] = (counts, reading);
+        reading
+    }
+
+    fn read_temps(&mut self, input: &InputFrame) -> Temps {
         let mut t = Temps::default();
         for i in 0..usize::from(self.cal.contact_ntcs) {
-            if let NtcReading::Celsius(c) = ntc::read(input.adc.contact_ntc[i]) {
+            if let NtcReading::Celsius(c) = self.read_ntc(i, input.adc.contact_ntc[i]) {
                 t.contact[i] = Some(c);
             }
         }
-        if let NtcReading::Celsius(c) = ntc::read(input.adc.board_ntc) {
+        if let NtcReading::Celsius(c) = self.read_ntc(2, input.adc.board_ntc) {
             t.board = Some(c);
         }
         t
@@ -607,7 +627,12 @@ impl Firmware {
         for (index, counts, (lo, hi)) in
             ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
         {
-            match ntc::read(counts) {
+            let slot = if index == BOARD_NTC {
+                2
+            } else {
+                usize::from(index)
+            };
+            match self.read_ntc(slot, counts) {
                 NtcReading::Open => return f(FaultKind::NtcOpen, index),
                 NtcReading::Short => return f(FaultKind::NtcShort, index),
                 NtcReading::Celsius(c) if c < lo || c > hi => {
@@ -615,12 +640,7 @@ impl Firmware {
                 }
                 NtcReading::Celsius(_) => {}
             }
-            let rate_slot = if index == BOARD_NTC {
-                2
-            } else {
-                usize::from(index)
-            };
-            if self.rate_k_per_s[rate_slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
+            if self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
                 return f(FaultKind::NtcImplausible, index);
             }
         }
@@ -740,12 +760,19 @@ impl Firmware {
                         if let Some(t) = t
                             && (t - base[i]).abs() < STUCK_MIN_CHANGE_K
                         {
-                            return f(FaultKind::NtcStuck, i as u8);
+                            s.stuck = Some(Fault {
+                                kind: FaultKind::NtcStuck,
+                                index: i as u8,
+                            });
+                            break;
                         }
                     }
                 }
             }
             Some(_) => {}
+        }
+        if s.stuck.is_some() {
+            return s.stuck;
         }
         if cal.fan && s.treated_ms >= FAN_GRACE_MS && !input.fan_ok {
             s.fan_bad_ms += u64::from(elapsed);
@@ -904,6 +931,9 @@ impl Firmware {
                 );
                 let ticket = self.request_persist();
                 let board = temps.board.unwrap_or(25.0);
+                // The board at rest may still be warm from a previous session: the cooler of it
+                // and the contact sensors stands for the ambient of the below-ambient check.
+                let ambient = temps.contact.iter().flatten().fold(board, |a, &t| a.min(t));
                 self.session = Some(Session {
                     program,
                     slot,
@@ -911,10 +941,11 @@ impl Firmware {
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
                     cem43_min: 0.0,
-                    ambient_c: board,
+                    ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
                     stuck_base: None,
                     stuck_done: false,
+                    stuck: None,
                     disagree_ms: 0,
                     below_ambient_ms: 0,
                     fan_bad_ms: 0,

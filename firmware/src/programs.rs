@@ -31,7 +31,7 @@ pub struct Program {
     /// band ceiling H_hi (10 J/cm² superficial/skin, 60 J/cm² muscle surface fluence).
     pub session_cap_mj_cm2: u32,
     /// Session timer: longest emitting time of one session, s (domain.md §6.1: wrap/pad/panel max
-    /// 20 min, mask max 15 min, pen/probe 20–300 s per point, WALT [V]).
+    /// 20 min, mask max 15 min, pen/probe 20–300 s per point, WALT \[V\]).
     pub time_limit_s: u32,
     /// Zone-mean fluence cap over any 24 h of device uptime, mJ/cm²: 2.2 × target (two sessions a
     /// day, domain.md §6.1 design choice, plus 10 % for the stop overshoot).

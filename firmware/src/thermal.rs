@@ -1,8 +1,8 @@
 //! Thermal protection: contact-temperature thresholds, derating, CEM43, the junction estimate
 //! and the covered-device monitor.
 //!
-//! The contact NTC sees the skin through a lag (τ ≈ 10 s, domain.md §4.1 [M]) and a gradient
-//! (0.5–2 K, domain.md §6.5 [M]), while the bench judges the *true* skin against 41 °C (normal),
+//! The contact NTC sees the skin through a lag (τ ≈ 10 s, domain.md §4.1 \[M\]) and a gradient
+//! (0.5–2 K, domain.md §6.5 \[M\]), while the bench judges the *true* skin against 41 °C (normal),
 //! 43 °C (absolute) and 1 CEM43 per session. The thresholds below are therefore set below the
 //! §6.2 defaults by a sensor-error margin:
 //!
@@ -42,7 +42,7 @@ pub struct ThermalLimits {
     pub latch_rate_gate_c: f32,
     /// Start refused above this contact temperature, °C (domain.md §6.2).
     pub start_max_contact_c: f32,
-    /// Start refused below this ambient (board at rest), °C (domain.md §6.2, IEC 60601-1-11 [M]).
+    /// Start refused below this ambient (board at rest), °C (domain.md §6.2, IEC 60601-1-11 \[M\]).
     pub ambient_min_c: f32,
     /// Start refused above this ambient, °C.
     pub ambient_max_c: f32,
@@ -111,7 +111,7 @@ pub fn junction_estimate_c(board_c: f32, r_th_jb_k_per_w: f32, heat_per_led_w: f
 
 /// CEM43 accumulated in `elapsed_ms` at `t_c` °C, minutes:
 /// `Δt · R^(43 − T)`, R = 0.5 at or above 43 °C, 0.25 below (Sapareto & Dewey 1984; domain.md
-/// §5.5 [V2]), Δt in minutes.
+/// §5.5 \[V2\]), Δt in minutes.
 pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
     let minutes = elapsed_ms as f32 / 60_000.0;
     // R^(43−T) = 2^(−k(43−T)) with k = 1 (R = 0.5) or 2 (R = 0.25).
