@@ -214,9 +214,9 @@ fn no_start(i: &mut InputFrame, _: &mut TamperState) {
     i.buttons &= !firmware::boundary::buttons::START;
 }
 fn cold_ntcs(i: &mut InputFrame, _: &mut TamperState) {
-    // Reads the contact NTCs 6 K colder than they are (about 40 counts/K near 40 °C).
+    // Reads the contact NTCs about 10 K colder than they are (about 37 counts/K near 40 °C).
     for c in i.adc.contact_ntc.iter_mut().filter(|c| **c > 0) {
-        *c = c.saturating_add(240);
+        *c = c.saturating_add(370);
     }
 }
 fn estimate_high(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
@@ -228,10 +228,13 @@ fn weak_drive(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
     }
 }
 fn keeps_emitting(o: &mut OutputFrame, _: &InputFrame, st: &mut TamperState) {
-    // Ignores its own latch and end of session: keeps the last emitting drive for ever.
-    if o.duty_permille.iter().any(|&d| d > 0) && o.hw_enable {
+    // Ignores its own latch, derating and end of session: keeps the strongest drive it ever
+    // commanded, for ever.
+    let strength = |f: &OutputFrame| f.duty_permille.iter().map(|&d| u32::from(d)).sum::<u32>();
+    if o.hw_enable && strength(o) > st.last_emitting.as_ref().map_or(0, strength) {
         st.last_emitting = Some(*o);
-    } else if let Some(last) = st.last_emitting {
+    }
+    if let Some(last) = st.last_emitting {
         o.duty_permille = last.duty_permille;
         o.current_ma = last.current_ma;
         o.hw_enable = true;
@@ -289,11 +292,16 @@ static RUNAWAY: Tamper = Tamper {
     forget_nvm: false,
 };
 static OVERDRIVE: Tamper = Tamper {
-    name: "4x-current",
+    name: "4x-current-runaway",
     input: same_input,
-    output: overdrive,
+    output: overdrive_runaway,
     forget_nvm: false,
 };
+
+fn overdrive_runaway(o: &mut OutputFrame, i: &InputFrame, st: &mut TamperState) {
+    keeps_emitting(o, i, st);
+    overdrive(o, i, st);
+}
 static AMNESIA: Tamper = Tamper {
     name: "forgets-nvm",
     input: same_input,
@@ -321,8 +329,37 @@ use harness::scenario::Timed;
 #[test]
 fn each_property_fails_on_a_firmware_broken_for_it() {
     let w = DeviceKind::Wrap;
-    let mut hot = blanket_week();
-    hot.environment.skin_c = 35.0;
+    // The wrap left on under a blanket on a warm evening after training, by a firmware that
+    // never ends its session: the skin limit is what must catch it.
+    let mut hot = one_session(
+        w,
+        Zone::LeftQuadriceps,
+        120,
+        vec![act(0, 19, 1, Action::Cover(true))],
+    );
+    hot.name = "blanket-runaway".into();
+    hot.environment.skin_c = 36.0;
+    hot.environment.ambient_c = 28.0;
+    // Skin at 40.5 °C (a sauna, a heat wave) and a request a minute later.
+    let mut hot_start = scenario(
+        "hot-skin-start",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![treat(w, 0, 0, 1, Zone::LeftCalf, 20)],
+        )],
+        vec![],
+    );
+    hot_start.environment.skin_c = 40.5;
+    hot_start.environment.ambient_c = 32.0;
+    let mut panel_hot = one_session(
+        DeviceKind::Panel,
+        Zone::LeftQuadriceps,
+        40,
+        vec![act(0, 19, 1, Action::Fault(PlantFault::FanStall))],
+    );
+    panel_hot.name = "panel-fan-stall".into();
     let mut power_cycled = scenario(
         "power-cycle-reset",
         1,
@@ -361,7 +398,8 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
         ),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionLiveness),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionExercised),
-        (&COLD_NTCS, hot, PropertyId::SkinNormal),
+        (&RUNAWAY, hot, PropertyId::SkinNormal),
+        (&COLD_NTCS, hot_start, PropertyId::SessionRefusal),
         (&OPTIMIST, runner_week(), PropertyId::DoseEstimate),
         (&WEAK, runner_week(), PropertyId::DoseSession),
         (
@@ -384,11 +422,7 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
             one_session(w, Zone::LeftCalf, 90, vec![]),
             PropertyId::DoseSessionCap,
         ),
-        (
-            &OVERDRIVE,
-            one_session(w, Zone::LeftCalf, 20, vec![]),
-            PropertyId::LedJunction,
-        ),
+        (&OVERDRIVE, panel_hot, PropertyId::LedJunction),
         (&AMNESIA, power_cycled.clone(), PropertyId::SessionRefusal),
         (&AMNESIA, power_cycled.clone(), PropertyId::NvmIntegrity),
         (&AMNESIA, power_cycled, PropertyId::DoseDaily),

@@ -134,8 +134,6 @@ pub struct Tamper {
 pub struct TamperState {
     /// Last output with emission.
     pub last_emitting: Option<OutputFrame>,
-    /// Free counter.
-    pub counter: u64,
 }
 
 /// The reference firmware with a defect seeded at its boundary.

@@ -1,4 +1,5 @@
 //! The one integration-test binary: modules per area, data-driven where possible.
 
 mod bench;
+mod calibration;
 mod common;

@@ -241,13 +241,8 @@ pub const PANEL_REFERENCE_DISTANCE_MM: u16 = 150;
 /// measured dosing chart replaces it. Linear interpolation between rows; the firmware refuses
 /// distances outside the table's allowed range ([`PANEL_MIN_DISTANCE_MM`],
 /// [`PANEL_MAX_DISTANCE_MM`]).
-pub const PANEL_DISTANCE_TABLE: [(u16, f32); 5] = [
-    (50, 1.476),
-    (100, 1.249),
-    (150, 1.0),
-    (300, 0.494),
-    (450, 0.271),
-];
+pub const PANEL_DISTANCE_TABLE: [(u16, f32); 4] =
+    [(100, 1.081), (150, 1.0), (300, 0.668), (450, 0.430)];
 
 /// Closest allowed panel distance, mm (brief: refuse < 10 cm; domain.md §6.4).
 pub const PANEL_MIN_DISTANCE_MM: u16 = 100;
@@ -271,6 +266,10 @@ pub fn panel_distance_factor(distance_mm: u16) -> f32 {
     t[t.len() - 1].1
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one row of the calibration sheet"
+)]
 const fn channel(
     wavelength: Wavelength,
     strings: u8,
@@ -279,16 +278,10 @@ const fn channel(
     peak_to_mean: f32,
     leds_per_string: u8,
     r_th_jb_k_per_w: f32,
+    vf_min_mv: u16,
+    wpe: f32,
+    t_j_max_c: f32,
 ) -> Option<ChannelCalibration> {
-    // Family constants: V_F,min hot (domain.md §3.2: 2.02 V at 700 mA for 660 nm [V], k_V −2 mV/K
-    // [M] → ≥ 1.8 V hot; single-junction GaAs/AlGaAs NIR ≈ 1.5 V, −1.5 mV/K [M] → ≥ 1.3 V hot);
-    // WPE (domain.md §3.2: 660 nm 0.645–0.81 [V] → 0.6 at mid-power; 630 nm 0.35 [M]; NIR 0.40
-    // [M]); T_j,max 135 °C red, 145 °C IR (domain.md §3.2 [V]).
-    let (vf_min_mv, wpe, t_j_max_c) = match wavelength {
-        Wavelength::Red660 => (1800, 0.6, 135.0),
-        Wavelength::Red630 => (1800, 0.35, 135.0),
-        Wavelength::Nir810 | Wavelength::Nir850 => (1300, 0.4, 145.0),
-    };
     Some(ChannelCalibration {
         wavelength,
         strings,
@@ -303,88 +296,211 @@ const fn channel(
     })
 }
 
-/// PROVISIONAL factory calibration, one row per class, in [`DeviceClass`] code order.
+/// Factory calibration, one row per class, in [`DeviceClass`] code order.
 ///
-/// Currents, irradiances and peak/mean ratios are the brief's device table (to be replaced by the
-/// plant's measured values). LED counts per string, R_th,jb (domain.md §3.2: 5 K/W high-power
-/// ceramic \[V\], 20 K/W mid-power SMD \[M\], 25 K/W compact 810 nm \[V\]) and the board model are
-/// engineering placeholders chosen to be plausible; every number the plant design fixes belongs
-/// here and nowhere else.
+/// Measured on the calibration rig (the plant model's device catalog at nominal current, 25 °C,
+/// full duty, on the 16×16 treated-zone grid): strings, nominal current, zone-mean irradiance,
+/// peak/mean ratio, LEDs per string, R_th,jb per LED, V_F,min (hot junction, 30 % of nominal
+/// current, rounded down), wall-plug efficiency at nominal and T_j,max of the fitted part. The
+/// board model is the board-to-ambient path in parallel with the skin contact (R, and τ = R·C).
+/// The integration test `tests/calibration.rs` checks this sheet against the plant; every number
+/// the device design fixes belongs here and nowhere else.
 pub const CALIBRATION: [DeviceCalibration; 6] = [
     DeviceCalibration {
         class: DeviceClass::Wrap,
         channels: [
-            channel(Wavelength::Red660, 2, 200, 8.0, 2.0, 6, 20.0),
-            channel(Wavelength::Nir850, 2, 200, 8.0, 2.0, 8, 20.0),
+            channel(
+                Wavelength::Red660,
+                2,
+                200,
+                7.97,
+                2.87,
+                8,
+                10.0,
+                1500,
+                0.84,
+                135.0,
+            ),
+            channel(
+                Wavelength::Nir850,
+                2,
+                187,
+                8.01,
+                2.87,
+                8,
+                14.0,
+                2400,
+                0.57,
+                145.0,
+            ),
         ],
         contact_ntcs: 2,
         skin_contact: true,
         eye_shield: false,
         fan: false,
         distance_sensor: false,
-        board_r_th_k_per_w: 4.0,
-        board_tau_s: 300.0,
+        board_r_th_k_per_w: 0.93,
+        board_tau_s: 570.0,
     },
     DeviceCalibration {
         class: DeviceClass::Pad,
         channels: [
-            channel(Wavelength::Red630, 2, 200, 6.0, 2.0, 6, 20.0),
-            channel(Wavelength::Nir850, 2, 200, 6.0, 2.0, 8, 20.0),
+            channel(
+                Wavelength::Red630,
+                2,
+                350,
+                5.98,
+                5.63,
+                14,
+                13.0,
+                1700,
+                0.35,
+                125.0,
+            ),
+            channel(
+                Wavelength::Nir850,
+                2,
+                235,
+                6.08,
+                7.48,
+                10,
+                14.0,
+                2400,
+                0.57,
+                145.0,
+            ),
         ],
         contact_ntcs: 2,
         skin_contact: true,
         eye_shield: false,
         fan: false,
         distance_sensor: false,
-        board_r_th_k_per_w: 4.0,
-        board_tau_s: 400.0,
+        board_r_th_k_per_w: 0.38,
+        board_tau_s: 460.0,
     },
     DeviceCalibration {
         class: DeviceClass::Panel,
         channels: [
-            channel(Wavelength::Red660, 2, 700, 25.0, 1.3, 12, 5.0),
-            channel(Wavelength::Nir850, 2, 700, 25.0, 1.3, 12, 5.0),
+            channel(
+                Wavelength::Red660,
+                2,
+                708,
+                25.0,
+                1.06,
+                18,
+                5.76,
+                1550,
+                0.74,
+                135.0,
+            ),
+            channel(
+                Wavelength::Nir850,
+                2,
+                1060,
+                24.6,
+                1.11,
+                11,
+                9.76,
+                2500,
+                0.49,
+                145.0,
+            ),
         ],
         contact_ntcs: 0,
         skin_contact: false,
         eye_shield: false,
         fan: true,
         distance_sensor: true,
-        board_r_th_k_per_w: 0.5,
-        board_tau_s: 600.0,
+        board_r_th_k_per_w: 0.07,
+        board_tau_s: 110.0,
     },
     DeviceCalibration {
         class: DeviceClass::Mask,
         channels: [
-            channel(Wavelength::Red630, 2, 100, 10.0, 2.0, 8, 20.0),
-            channel(Wavelength::Nir850, 2, 100, 5.0, 2.0, 8, 20.0),
+            channel(
+                Wavelength::Red630,
+                2,
+                189,
+                10.0,
+                1.49,
+                12,
+                13.0,
+                1650,
+                0.39,
+                125.0,
+            ),
+            channel(
+                Wavelength::Nir850,
+                2,
+                175,
+                5.02,
+                4.32,
+                3,
+                14.0,
+                2400,
+                0.57,
+                145.0,
+            ),
         ],
         contact_ntcs: 1,
         skin_contact: false,
         eye_shield: true,
         fan: false,
         distance_sensor: false,
-        board_r_th_k_per_w: 8.0,
-        board_tau_s: 300.0,
+        board_r_th_k_per_w: 2.09,
+        board_tau_s: 270.0,
     },
     DeviceCalibration {
         class: DeviceClass::Pen,
         channels: [
-            channel(Wavelength::Red660, 1, 350, 40.0, 2.0, 4, 8.0),
-            channel(Wavelength::Nir850, 1, 350, 40.0, 2.0, 4, 8.0),
+            channel(
+                Wavelength::Red660,
+                1,
+                67,
+                39.8,
+                3.26,
+                4,
+                5.76,
+                1450,
+                0.87,
+                135.0,
+            ),
+            channel(
+                Wavelength::Nir850,
+                1,
+                79,
+                40.1,
+                6.49,
+                3,
+                9.76,
+                2400,
+                0.58,
+                145.0,
+            ),
         ],
         contact_ntcs: 1,
         skin_contact: true,
         eye_shield: false,
         fan: false,
         distance_sensor: false,
-        board_r_th_k_per_w: 10.0,
-        board_tau_s: 120.0,
+        board_r_th_k_per_w: 1.10,
+        board_tau_s: 67.0,
     },
     DeviceCalibration {
         class: DeviceClass::LaserProbe,
         channels: [
-            channel(Wavelength::Nir810, 1, 150, 125.0, 2.0, 1, 25.0),
+            channel(
+                Wavelength::Nir810,
+                1,
+                315,
+                125.3,
+                2.09,
+                1,
+                10.76,
+                1450,
+                0.33,
+                85.0,
+            ),
             None,
         ],
         contact_ntcs: 1,
@@ -428,14 +544,14 @@ mod tests {
     #[test]
     fn panel_distance_factor_interpolates_and_clamps() {
         let cases: &[(u16, f32)] = &[
-            (0, 1.476),
-            (50, 1.476),
-            (100, 1.249),
-            (125, 1.1245),
+            (0, 1.081),
+            (50, 1.081),
+            (100, 1.081),
+            (125, 1.0405),
             (150, 1.0),
-            (225, 0.747),
-            (450, 0.271),
-            (900, 0.271),
+            (225, 0.834),
+            (450, 0.430),
+            (900, 0.430),
         ];
         for &(d, want) in cases {
             let got = panel_distance_factor(d);

@@ -134,11 +134,12 @@ mod tests {
         let red = wrap.channels[0].unwrap();
         // (current, duty, T_j, distance factor, µW/cm²)
         let cases = [
-            (200, 1000, 25.0, 1.0, 8000),
-            (200, 500, 25.0, 1.0, 4000),
-            (200, 1000, 50.0, 1.0, 7440),
+            // 7.97 mW/cm² at nominal; −0.28 %/K × 25 K = −7 % at 50 °C.
+            (200, 1000, 25.0, 1.0, 7970),
+            (200, 500, 25.0, 1.0, 3985),
+            (200, 1000, 50.0, 1.0, 7412),
             (0, 1000, 25.0, 1.0, 0),
-            (200, 1000, 25.0, 0.5, 4000),
+            (200, 1000, 25.0, 0.5, 3985),
         ];
         for (i, d, t, f, want) in cases {
             assert_eq!(
@@ -158,7 +159,8 @@ mod tests {
         }
         assert_eq!(m.mean_mj_cm2(), 9000);
         assert_eq!(m.channel_mj_cm2(1), 4500);
-        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Wrap)), 18000);
-        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Panel)), 11700);
+        // Peak bound Σ_c (peak/mean)_c · H_c: wrap 2.87 × 9000; panel 1.06 × 4500 + 1.11 × 4500.
+        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Wrap)), 25830);
+        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Panel)), 9765);
     }
 }

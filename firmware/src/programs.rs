@@ -102,9 +102,11 @@ const fn program(
 }
 
 // Wrap, 660 + 850 nm, 8 + 8 mW/cm² at 100 %: 16 mW/cm² → 9 J/cm² in 563 s. Target from
-// domain.md §1.3 (contact wrap "10 × 15 min = 9 J/cm²"; vendor "4–8 J/cm²" [V2]); cap 2.0 × 9 ×
-// 1.25 = 22.5 J/cm² (< 60, muscle H_hi); limit 20 min (domain.md §6.1).
-const WRAP_FULL: ([u16; 2], [u16; 2]) = ([200, 200], [1000, 1000]);
+// domain.md §1.3 (contact wrap "10 × 15 min = 9 J/cm²"; vendor "4–8 J/cm²" [V2]). Every session
+// cap below is 1.25 × the firmware's own peak bound Σ_c (peak/mean)_c · H_c at the target (see
+// `dose::DoseIntegrator::peak_mj_cm2`): wrap 1.25 × 2.87 × 9 = 32.5 J/cm² (< 60, muscle H_hi);
+// limit 20 min (domain.md §6.1).
+const WRAP_FULL: ([u16; 2], [u16; 2]) = ([200, 187], [1000, 1000]);
 static WRAP: [Program; 6] = [
     program(
         "Left calf recovery",
@@ -112,7 +114,7 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
     program(
@@ -121,7 +123,7 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
     program(
@@ -130,7 +132,7 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
     program(
@@ -139,7 +141,7 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
     program(
@@ -148,7 +150,7 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
     program(
@@ -157,21 +159,23 @@ static WRAP: [Program; 6] = [
         WRAP_FULL.0,
         WRAP_FULL.1,
         9000,
-        22500,
+        32500,
         1200,
     ),
 ];
 
-// Pad, 630 + 850 nm, 6 + 6 mW/cm²: 12 mW/cm² → 9 J/cm² in 750 s; same target and cap as the wrap.
-const PAD_FULL: ([u16; 2], [u16; 2]) = ([200, 200], [1000, 1000]);
+// Pad, 630 + 850 nm, 6 + 6 mW/cm²: 12 mW/cm² → 6 J/cm² in 500 s. The pad's LED pitch is large
+// against its standoff (peak/mean 5.6 red, 7.5 NIR), so the target is lowered to keep the hot
+// spots under the muscle H_hi: cap 1.25 × (3 × 5.63 + 3 × 7.48) = 50 J/cm² (< 60).
+const PAD_FULL: ([u16; 2], [u16; 2]) = ([350, 235], [1000, 1000]);
 static PAD: [Program; 4] = [
     program(
         "Glutes recovery",
         ZoneId::Glutes,
         PAD_FULL.0,
         PAD_FULL.1,
-        9000,
-        22500,
+        6000,
+        50000,
         1200,
     ),
     program(
@@ -179,8 +183,8 @@ static PAD: [Program; 4] = [
         ZoneId::Back,
         PAD_FULL.0,
         PAD_FULL.1,
-        9000,
-        22500,
+        6000,
+        50000,
         1200,
     ),
     program(
@@ -188,8 +192,8 @@ static PAD: [Program; 4] = [
         ZoneId::LeftQuad,
         PAD_FULL.0,
         PAD_FULL.1,
-        9000,
-        22500,
+        6000,
+        50000,
         1200,
     ),
     program(
@@ -197,16 +201,16 @@ static PAD: [Program; 4] = [
         ZoneId::RightQuad,
         PAD_FULL.0,
         PAD_FULL.1,
-        9000,
-        22500,
+        6000,
+        50000,
         1200,
     ),
 ];
 
 // Panel, 660 + 850 nm, 25 + 25 mW/cm² at 15 cm: 50 mW/cm² → 20 J/cm² in 400 s at 15 cm, 810 s at
-// 30 cm. Target from domain.md §1.3 ("40 mW/cm² × 10 min = 24 J/cm²"); cap 1.3 × 20 × 1.25 =
-// 32.5 J/cm² (< 60); limit 20 min (domain.md §6.1).
-const PANEL_FULL: ([u16; 2], [u16; 2]) = ([700, 700], [1000, 1000]);
+// 30 cm. Target from domain.md §1.3 ("40 mW/cm² × 10 min = 24 J/cm²"); cap 1.25 × (10 × 1.06 +
+// 10 × 1.11) = 28 J/cm² (< 60); limit 20 min (domain.md §6.1).
+const PANEL_FULL: ([u16; 2], [u16; 2]) = ([708, 1060], [1000, 1000]);
 static PANEL: [Program; 6] = [
     program(
         "Left quad",
@@ -214,7 +218,7 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
     program(
@@ -223,7 +227,7 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
     program(
@@ -232,7 +236,7 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
     program(
@@ -241,7 +245,7 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
     program(
@@ -250,7 +254,7 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
     program(
@@ -259,30 +263,31 @@ static PANEL: [Program; 6] = [
         PANEL_FULL.0,
         PANEL_FULL.1,
         20000,
-        32500,
+        28000,
         1200,
     ),
 ];
 
-// Mask, 630 + 850 nm, 10 + 5 mW/cm²: 4 J/cm² in 267 s (mixed) or 400 s (red only). Target: the
-// peak (2 × 4 = 8 J/cm²) stays under the §1.6 skin ceiling H_hi = 10 J/cm², which is the cap;
+// Mask, 630 + 850 nm, 10 + 5 mW/cm²: 3 J/cm² in 200 s (mixed) or 300 s (red only). Target: the
+// peak bound (2 × 1.49 + 1 × 4.32 = 7.3 J/cm²) stays under the §1.6 skin ceiling H_hi = 10 J/cm²,
+// which is the cap;
 // limit 15 min (domain.md §6.1). The red-only program needs no eye shields.
 static MASK: [Program; 2] = [
     program(
         "Face red + NIR",
         ZoneId::Face,
-        [100, 100],
+        [189, 175],
         [1000, 1000],
-        4000,
+        3000,
         10000,
         900,
     ),
     program(
         "Face red only",
         ZoneId::Face,
-        [100, 0],
+        [189, 0],
         [1000, 0],
-        4000,
+        3000,
         10000,
         900,
     ),
@@ -290,8 +295,9 @@ static MASK: [Program; 2] = [
 
 // Pen, 660 + 850 nm, 40 + 40 mW/cm²: 80 mW/cm² (< 100, domain.md §0.1 #3). 4 J/cm² in 50 s on
 // tendons and knees, 6 J/cm² in 75 s on the hip (WALT: "min 4 J" / "min 6 J per point", 20–300 s,
-// domain.md §1.4 [V]); cap 1.25 × 2.0 × target (10 J/cm² is also the skin H_hi); limit 300 s.
-const PEN_FULL: ([u16; 2], [u16; 2]) = ([350, 350], [1000, 1000]);
+// domain.md §1.4 [V]); cap 1.25 × (2 × 3.26 + 2 × 6.49) = 25 J/cm² (37 on the hip), below the
+// muscle H_hi since tendons lie millimetres deep; limit 300 s.
+const PEN_FULL: ([u16; 2], [u16; 2]) = ([67, 79], [1000, 1000]);
 static PEN: [Program; 5] = [
     program(
         "Left Achilles",
@@ -299,7 +305,7 @@ static PEN: [Program; 5] = [
         PEN_FULL.0,
         PEN_FULL.1,
         4000,
-        10000,
+        25000,
         300,
     ),
     program(
@@ -308,7 +314,7 @@ static PEN: [Program; 5] = [
         PEN_FULL.0,
         PEN_FULL.1,
         4000,
-        10000,
+        25000,
         300,
     ),
     program(
@@ -317,7 +323,7 @@ static PEN: [Program; 5] = [
         PEN_FULL.0,
         PEN_FULL.1,
         4000,
-        10000,
+        25000,
         300,
     ),
     program(
@@ -326,53 +332,53 @@ static PEN: [Program; 5] = [
         PEN_FULL.0,
         PEN_FULL.1,
         4000,
-        10000,
+        25000,
         300,
     ),
-    program("Hip", ZoneId::Hip, PEN_FULL.0, PEN_FULL.1, 6000, 15000, 300),
+    program("Hip", ZoneId::Hip, PEN_FULL.0, PEN_FULL.1, 6000, 37000, 300),
 ];
 
 // Laser probe, 810 nm, 125 mW/cm² at 100 %. Achilles and knee at 80 % duty = 100 mW/cm² (WALT
 // "max 100 mW/cm²" for the Achilles tendon, domain.md §1.4 [V]): 4 J/cm² in 40 s; hip at 100 %:
-// 6 J/cm² in 48 s (≥ 20 s, WALT). Caps and limit as the pen.
+// 6 J/cm² in 48 s (≥ 20 s, WALT). Caps 1.25 × 2.09 × target; limit as the pen.
 static LASER_PROBE: [Program; 5] = [
     program(
         "Left Achilles",
         ZoneId::LeftAchilles,
-        [150, 0],
+        [315, 0],
         [800, 0],
         4000,
-        10000,
+        11000,
         300,
     ),
     program(
         "Right Achilles",
         ZoneId::RightAchilles,
-        [150, 0],
+        [315, 0],
         [800, 0],
         4000,
-        10000,
+        11000,
         300,
     ),
     program(
         "Left knee",
         ZoneId::LeftKnee,
-        [150, 0],
+        [315, 0],
         [800, 0],
         4000,
-        10000,
+        11000,
         300,
     ),
     program(
         "Right knee",
         ZoneId::RightKnee,
-        [150, 0],
+        [315, 0],
         [800, 0],
         4000,
-        10000,
+        11000,
         300,
     ),
-    program("Hip", ZoneId::Hip, [150, 0], [1000, 0], 6000, 15000, 300),
+    program("Hip", ZoneId::Hip, [315, 0], [1000, 0], 6000, 16000, 300),
 ];
 
 /// The program table of `class`; the selector input is an index into it.
@@ -466,23 +472,28 @@ mod tests {
                 "{}: {t_s} s",
                 p.name
             );
-            let mut peak_ratio: f32 = 0.0;
+            // The firmware's own peak bound at the target: Σ_c (peak/mean)_c · H_c, with the
+            // target shared between channels as their irradiance at this program's drive.
+            let mut peak_at_target = 0.0f32;
             for (c, ch) in cal.channels.iter().enumerate() {
                 match ch {
                     Some(ch) => {
                         assert!(p.current_ma[c] <= ch.nominal_ma, "{}: over nominal", p.name);
-                        if p.current_ma[c] > 0 {
-                            peak_ratio = peak_ratio.max(ch.peak_to_mean);
-                        }
+                        let x = f32::from(p.current_ma[c]) / f32::from(ch.nominal_ma);
+                        let duty = f32::from(p.duty_permille[c]) / 1000.0;
+                        let share = ch.irradiance_mw_cm2
+                            * crate::dose::relative_flux(x, ch.wavelength.droop())
+                            * duty
+                            / e;
+                        peak_at_target += ch.peak_to_mean * share * p.target_mj_cm2 as f32;
                     }
                     None => assert_eq!((p.current_ma[c], p.duty_permille[c]), (0, 0), "{}", p.name),
                 }
                 assert!(p.duty_permille[c] <= 1000);
             }
-            let peak_at_target = peak_ratio * p.target_mj_cm2 as f32 * SESSION_TOLERANCE;
             assert!(
-                peak_at_target < p.session_cap_mj_cm2 as f32,
-                "{}: cap too tight",
+                peak_at_target * SESSION_TOLERANCE < p.session_cap_mj_cm2 as f32,
+                "{}: cap too tight ({peak_at_target} mJ/cm² peak at target)",
                 p.name
             );
             for q in table.iter().filter(|q| q.zone == p.zone) {

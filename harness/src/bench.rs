@@ -67,6 +67,9 @@ struct Window {
     allowed: bool,
     hazard: bool,
     ever_treating: bool,
+    /// The firmware reported the session over while the LEDs still emit: the window stays open
+    /// (the zone keeps receiving light) until emission stops.
+    claimed_end: Option<SessionEnd>,
 }
 
 /// Run a scenario with the reference firmware on every device.
@@ -140,6 +143,22 @@ pub fn run(
         checks[ex] += 1;
         if !any_emitted {
             counts[ex] += 1;
+            violations[ex].push(crate::result::Violation {
+                property: PropertyId::SessionExercised,
+                name: PropertyId::SessionExercised.name(),
+                scenario: scenario.name.clone(),
+                seed: scenario.seed,
+                device: scenario
+                    .devices
+                    .iter()
+                    .map(|d| d.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                t_ms: scenario.duration_ms,
+                measured: 0.0,
+                limit: 1.0,
+                detail: "treatment was requested and allowed, but no session ever emitted".into(),
+            });
         }
     }
 
@@ -234,6 +253,7 @@ struct DeviceRun<'a> {
     placed: Option<(sim::body::Zone, f64)>,
     lifted: bool,
     covered: bool,
+    skin_before_place_c: f64,
     ambient_c: f64,
     pending_label: Option<String>,
     window: Option<Window>,
@@ -291,6 +311,7 @@ impl<'a> DeviceRun<'a> {
             placed: None,
             lifted: false,
             covered: false,
+            skin_before_place_c: env.skin_c,
             ambient_c: env.ambient_c,
             pending_label: None,
             window: None,
@@ -444,6 +465,11 @@ impl<'a> DeviceRun<'a> {
                 w.estimate_j_cm2 = obs.estimate_j_cm2;
             }
         }
+        if let Some(end) = self.window.as_ref().and_then(|w| w.claimed_end)
+            && !truth.emitting
+        {
+            self.close_window(end, reporter);
+        }
         reporter.event(&Event::Sample(Sample {
             t_ms: self.t,
             device: self.index,
@@ -555,16 +581,23 @@ impl<'a> DeviceRun<'a> {
         let Some(w) = self.window.as_mut() else {
             return;
         };
-        match state {
-            SessionState::Treating | SessionState::Paused => w.ever_treating = true,
-            SessionState::Completed => self.close_window(SessionEnd::Completed, reporter),
-            SessionState::Refused => self.close_window(SessionEnd::Refused, reporter),
-            SessionState::Stopped => self.close_window(SessionEnd::StoppedByFirmware, reporter),
-            SessionState::Fault => self.close_window(SessionEnd::Fault, reporter),
-            SessionState::Idle if w.ever_treating => {
-                self.close_window(SessionEnd::StoppedByFirmware, reporter)
+        let end = match state {
+            SessionState::Treating | SessionState::Paused => {
+                w.ever_treating = true;
+                w.claimed_end = None;
+                return;
             }
-            SessionState::Idle | SessionState::Off => {}
+            SessionState::Completed => SessionEnd::Completed,
+            SessionState::Refused => SessionEnd::Refused,
+            SessionState::Stopped => SessionEnd::StoppedByFirmware,
+            SessionState::Fault => SessionEnd::Fault,
+            SessionState::Idle if w.ever_treating => SessionEnd::StoppedByFirmware,
+            SessionState::Idle | SessionState::Off => return,
+        };
+        if self.plant.probe().emitting {
+            w.claimed_end = Some(end);
+        } else {
+            self.close_window(end, reporter);
         }
     }
 
@@ -600,6 +633,9 @@ impl<'a> DeviceRun<'a> {
                 true
             }
             Action::Place { zone, distance_mm } => {
+                // The skin's own temperature, before a cooler device touches it and the surface
+                // transiently dips: what "starting on hot skin" is judged by.
+                self.skin_before_place_c = self.plant.probe().hottest_skin_c;
                 self.placed = Some((zone, distance_mm));
                 self.lifted = false;
                 self.plant.apply(PlantChange::Place { zone, distance_mm });
@@ -726,7 +762,14 @@ impl<'a> DeviceRun<'a> {
             action: Action::Release,
         });
         match b {
-            Button::Start if self.window.is_none() && self.powered => self.open_window(reporter),
+            Button::Start if self.powered => {
+                if let Some(end) = self.window.as_ref().and_then(|w| w.claimed_end) {
+                    self.close_window(end, reporter);
+                }
+                if self.window.is_none() {
+                    self.open_window(reporter);
+                }
+            }
             Button::Stop => self.close_window(SessionEnd::UserStop, reporter),
             _ => {}
         }
@@ -741,6 +784,7 @@ impl<'a> DeviceRun<'a> {
         let truth = self.plant.probe();
         let program = prescription::program(self.kind, self.program);
         let caps = prescription::zone_caps(self.kind, zone);
+        let skin_c = truth.hottest_skin_c.max(self.skin_before_place_c);
         let zone_idx = plant_io::zone_index(zone);
         let must_refuse = match &program {
             Some(p) => {
@@ -756,7 +800,7 @@ impl<'a> DeviceRun<'a> {
                         self.t,
                         p,
                         &caps,
-                        truth.hottest_skin_c,
+                        skin_c,
                         self.ambient_c,
                         &self.scenario.limits,
                     )
@@ -770,7 +814,7 @@ impl<'a> DeviceRun<'a> {
             && (!self.facts.needs_shields || self.monitor.eye_shields);
         let allowed = must_refuse.is_none()
             && clean
-            && truth.hottest_skin_c <= self.scenario.limits.must_allow_skin_c
+            && skin_c <= self.scenario.limits.must_allow_skin_c
             && plant_io::placement_ok(self.kind, self.placed);
         self.any_allowed |= allowed;
         self.monitor.window_open = true;
@@ -795,6 +839,7 @@ impl<'a> DeviceRun<'a> {
             allowed,
             hazard: !clean,
             ever_treating: false,
+            claimed_end: None,
         });
     }
 

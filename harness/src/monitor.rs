@@ -79,6 +79,13 @@ pub fn must_refuse_reason(
             caps.min_gap_ms / 60_000
         ));
     }
+    let this_week = on_zone().filter(|h| h.2 > week_start).count() as u32;
+    if this_week >= caps.max_sessions_per_week {
+        return Some(format!(
+            "{this_week} sessions on this zone in the last 7 days (cap {})",
+            caps.max_sessions_per_week
+        ));
+    }
     let daily: f64 = today.iter().map(|h| h.3).sum();
     if daily + program.target_j_cm2 > caps.daily_cap_j_cm2 * (1.0 + limits.dose_tolerance) {
         return Some(format!(
@@ -455,6 +462,16 @@ impl Monitor {
                         "session '{}': minutes since the previous session on {}",
                         s.label, s.zone
                     ),
+                );
+            }
+            let week_count = prev.iter().filter(|h| h.end_ms > week_start).count() as u32 + 1;
+            if week_count > caps.max_sessions_per_week {
+                self.violate(
+                    PropertyId::DoseWeekly,
+                    s.end_ms,
+                    f64::from(week_count),
+                    f64::from(caps.max_sessions_per_week),
+                    format!("session '{}': sessions on {} in 7 days", s.label, s.zone),
                 );
             }
             if weekly > caps.weekly_cap_j_cm2 * (1.0 + l.dose_tolerance) {

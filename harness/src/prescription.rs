@@ -6,13 +6,14 @@
 //! under test: a test checks that the reference firmware's own tables agree with it.
 //!
 //! Numbers: session lengths from domain.md §6.1 (wrap 10–15 min, max 20; panel 10, max 20; mask
-//! 10, max 15; pen per point 20–300 s, WALT [V]); target fluences inside the response bands of
-//! domain.md §1.6 (muscle surface fluence 4–60 J/cm², skin 1–10 J/cm² — an engineering choice
-//! there, not literature) and reachable in 10–20 min at each device's zone-mean irradiance
-//! (domain.md §1.3); per-session point caps at the top of those bands; daily caps of two sessions
-//! with at least 6 h between them on a zone (domain.md §6.1 [design]; "1–3 times a day" in
-//! manuals [V2]); weekly caps of seven sessions' worth (the article's 3–5 sessions a week, with
-//! room for the busy weeks).
+//! 10, max 15; pen per point 20–300 s, WALT [V]); target zone-mean fluences inside the response
+//! bands of domain.md §1.6 (muscle surface fluence 4–60 J/cm², skin 1–10 J/cm², an engineering
+//! choice there) and reachable in 10–20 min at each device's zone-mean irradiance (domain.md
+//! §1.3: wrap "10 × 15 min = 9 J/cm²", panel "40 × 10 min = 24"; WALT "min 4 J per point" for
+//! tendons, §1.4); per-session point caps 1.25 × the peak fluence the device's peak/mean ratios
+//! give at the target, below the band's ceiling; two sessions a day at least 6 h apart, six a
+//! week (domain.md §6.1 [design]; "1–3 times a day" in manuals [V2]; the article's 3–5 a week);
+//! daily fluence caps 2.2 targets, weekly 5.5 targets.
 
 use sim::body::Zone;
 use sim::device::DeviceKind;
@@ -37,6 +38,8 @@ pub struct ProgramSpec {
 pub struct ZoneCaps {
     /// Sessions per zone in any 24 h.
     pub max_sessions_per_day: u32,
+    /// Sessions per zone in any 7 days.
+    pub max_sessions_per_week: u32,
     /// Minimum time between the end of one session and the start of the next on a zone, ms.
     pub min_gap_ms: u64,
     /// Zone-mean fluence per zone in any 24 h, J/cm².
@@ -55,52 +58,59 @@ const fn p(name: &'static str, zone: Zone, target: f64, cap: f64, limit_s: u32) 
     }
 }
 
-/// Muscle programs: 12 J/cm² zone mean, point cap 60 J/cm² (top of the muscle band), 20 min.
+/// Wrap (16 mW/cm²): 9 J/cm² in 9.4 min; point cap 32.5 (peak/mean 2.87).
 const WRAP: &[ProgramSpec] = &[
-    p("left-calf", Zone::LeftCalf, 12.0, 60.0, 1200),
-    p("right-calf", Zone::RightCalf, 12.0, 60.0, 1200),
-    p("left-quad", Zone::LeftQuadriceps, 12.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuadriceps, 12.0, 60.0, 1200),
-    p("left-hamstring", Zone::LeftHamstrings, 12.0, 60.0, 1200),
-    p("right-hamstring", Zone::RightHamstrings, 12.0, 60.0, 1200),
+    p("left-calf", Zone::LeftCalf, 9.0, 32.5, 1200),
+    p("right-calf", Zone::RightCalf, 9.0, 32.5, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 9.0, 32.5, 1200),
+    p("right-quad", Zone::RightQuadriceps, 9.0, 32.5, 1200),
+    p("left-hamstring", Zone::LeftHamstrings, 9.0, 32.5, 1200),
+    p("right-hamstring", Zone::RightHamstrings, 9.0, 32.5, 1200),
 ];
 
+/// Pad (12 mW/cm², peak/mean 5.6–7.5): 6 J/cm² in 8.3 min; point cap 50.
 const PAD: &[ProgramSpec] = &[
-    p("glutes", Zone::Glutes, 12.0, 60.0, 1200),
-    p("back", Zone::Back, 12.0, 60.0, 1200),
-    p("left-quad", Zone::LeftQuadriceps, 12.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuadriceps, 12.0, 60.0, 1200),
+    p("glutes", Zone::Glutes, 6.0, 50.0, 1200),
+    p("back", Zone::Back, 6.0, 50.0, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 6.0, 50.0, 1200),
+    p("right-quad", Zone::RightQuadriceps, 6.0, 50.0, 1200),
 ];
 
-/// Panel at 15 cm: 24 J/cm² (8 min at 50 mW/cm², domain.md §1.3 "40 × 10 min = 24"), 20 min limit.
+/// Panel at 15 cm (49.6 mW/cm²): 20 J/cm² in 6.7 min; point cap 28.
 const PANEL: &[ProgramSpec] = &[
-    p("left-quad", Zone::LeftQuadriceps, 24.0, 60.0, 1200),
-    p("right-quad", Zone::RightQuadriceps, 24.0, 60.0, 1200),
-    p("left-hamstring", Zone::LeftHamstrings, 24.0, 60.0, 1200),
-    p("right-hamstring", Zone::RightHamstrings, 24.0, 60.0, 1200),
-    p("glutes", Zone::Glutes, 24.0, 60.0, 1200),
-    p("back", Zone::Back, 24.0, 60.0, 1200),
+    p("left-quad", Zone::LeftQuadriceps, 20.0, 28.0, 1200),
+    p("right-quad", Zone::RightQuadriceps, 20.0, 28.0, 1200),
+    p("left-hamstring", Zone::LeftHamstrings, 20.0, 28.0, 1200),
+    p("right-hamstring", Zone::RightHamstrings, 20.0, 28.0, 1200),
+    p("glutes", Zone::Glutes, 20.0, 28.0, 1200),
+    p("back", Zone::Back, 20.0, 28.0, 1200),
 ];
 
-/// Face: skin band, 6 J/cm² target, 10 J/cm² point cap, 15 min limit.
-const MASK: &[ProgramSpec] = &[p("face", Zone::Face, 6.0, 10.0, 900)];
+/// Face: skin band, 3 J/cm², point cap 10 J/cm² (skin H_hi); red + NIR, or red only (no eye
+/// shields needed), 15 min limit.
+const MASK: &[ProgramSpec] = &[
+    p("face", Zone::Face, 3.0, 10.0, 900),
+    p("face-red", Zone::Face, 3.0, 10.0, 900),
+];
 
-/// Tendons and joints with the LED pen: 6 J/cm², point cap 15 J/cm², 300 s (WALT's upper time).
+/// Tendons and joints with the LED pen (80 mW/cm²): 4 J/cm² (6 on the hip), point cap 25 (37),
+/// 300 s (WALT's upper time).
 const PEN: &[ProgramSpec] = &[
-    p("left-achilles", Zone::LeftAchilles, 6.0, 15.0, 300),
-    p("right-achilles", Zone::RightAchilles, 6.0, 15.0, 300),
-    p("left-knee", Zone::LeftKnee, 6.0, 15.0, 300),
-    p("right-knee", Zone::RightKnee, 6.0, 15.0, 300),
-    p("hip", Zone::Hip, 6.0, 15.0, 300),
+    p("left-achilles", Zone::LeftAchilles, 4.0, 25.0, 300),
+    p("right-achilles", Zone::RightAchilles, 4.0, 25.0, 300),
+    p("left-knee", Zone::LeftKnee, 4.0, 25.0, 300),
+    p("right-knee", Zone::RightKnee, 4.0, 25.0, 300),
+    p("hip", Zone::Hip, 6.0, 37.0, 300),
 ];
 
-/// Laser probe: 4 J/cm² on ~1 cm² = 4 J per point (WALT "min 4 J per point"), cap 8, 120 s.
+/// Laser probe (125 mW/cm², 80 % duty on tendons for WALT's 100 mW/cm² ceiling): 4 J/cm² on
+/// ~1 cm² = 4 J per point (6 on the hip), point caps 11 (16), 300 s.
 const LASER: &[ProgramSpec] = &[
-    p("left-achilles", Zone::LeftAchilles, 4.0, 8.0, 120),
-    p("right-achilles", Zone::RightAchilles, 4.0, 8.0, 120),
-    p("left-knee", Zone::LeftKnee, 4.0, 8.0, 120),
-    p("right-knee", Zone::RightKnee, 4.0, 8.0, 120),
-    p("hip", Zone::Hip, 4.0, 8.0, 120),
+    p("left-achilles", Zone::LeftAchilles, 4.0, 11.0, 300),
+    p("right-achilles", Zone::RightAchilles, 4.0, 11.0, 300),
+    p("left-knee", Zone::LeftKnee, 4.0, 11.0, 300),
+    p("right-knee", Zone::RightKnee, 4.0, 11.0, 300),
+    p("hip", Zone::Hip, 6.0, 16.0, 300),
 ];
 
 /// The program table of a device class, in selector order.
@@ -136,7 +146,8 @@ pub fn program_by_name(kind: DeviceKind, name: &str) -> Option<u8> {
         .and_then(|i| u8::try_from(i).ok())
 }
 
-/// Caps for a zone: two sessions a day at least 6 h apart; daily cap two targets, weekly seven.
+/// Caps for a zone: two sessions a day at least 6 h apart and six a week; fluence 2.2 targets a
+/// day and 5.5 a week.
 pub fn zone_caps(kind: DeviceKind, zone: Zone) -> ZoneCaps {
     let target = programs(kind)
         .iter()
@@ -144,8 +155,9 @@ pub fn zone_caps(kind: DeviceKind, zone: Zone) -> ZoneCaps {
         .map_or(0.0, |p| p.target_j_cm2);
     ZoneCaps {
         max_sessions_per_day: 2,
+        max_sessions_per_week: 6,
         min_gap_ms: 6 * 3_600_000,
-        daily_cap_j_cm2: 2.0 * target,
-        weekly_cap_j_cm2: 7.0 * target,
+        daily_cap_j_cm2: 2.2 * target,
+        weekly_cap_j_cm2: 5.5 * target,
     }
 }

@@ -42,6 +42,9 @@ pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
 /// The plant's control tick, ms: the cached discretisation's step.
 pub const TICK_MS: u64 = 10;
 
+/// How many non-tick step lengths the thermal core keeps discretised.
+pub const JUMP_CACHE: usize = 8;
+
 /// Thermal description of a device as the plant network needs it (filled from the device
 /// catalog; resistances before tolerance scaling).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -268,6 +271,10 @@ pub struct ThermalCore {
     net: ThermalNetwork,
     layout: ThermalLayout,
     tick: Discretization,
+    /// Discretisations of recent non-tick step lengths (the firmware's rest wake, say), so a
+    /// repeated idle step costs a matrix-vector product, not a matrix exponential. Cleared when
+    /// the network changes; a cache hit gives the same bits as a fresh build.
+    jumps: Vec<Discretization>,
     state: ThermalState,
     boundary_c: [f64; BOUNDARY_COUNT],
     sources: [f64; SOURCE_COUNT],
@@ -304,6 +311,7 @@ impl ThermalCore {
             net,
             layout,
             tick,
+            jumps: Vec::new(),
             state,
             boundary_c: [0.0; BOUNDARY_COUNT],
             sources: [0.0; SOURCE_COUNT],
@@ -322,6 +330,7 @@ impl ThermalCore {
     ) {
         let (net, layout) = build_thermal_network(device, layers, deposition, setup);
         self.tick = net.discretize(TICK_MS as f64 / 1000.0);
+        self.jumps.clear();
         self.net = net;
         self.layout = layout;
     }
@@ -364,12 +373,21 @@ impl ThermalCore {
             .step(&mut self.state, &self.boundary_c, &self.sources);
     }
 
-    /// One exact step of any length with `inputs` held constant (builds a discretisation for it).
+    /// One exact step of any length with `inputs` held constant; the discretisation for `dt_s`
+    /// is built once and kept among the last [`JUMP_CACHE`] lengths used.
     pub fn jump(&mut self, dt_s: f64, inputs: &ThermalInputs) {
         self.load_sources(inputs);
-        self.net
-            .discretize(dt_s)
-            .step(&mut self.state, &self.boundary_c, &self.sources);
+        let i = match self.jumps.iter().position(|d| d.dt_s() == dt_s) {
+            Some(i) => i,
+            None => {
+                if self.jumps.len() == JUMP_CACHE {
+                    self.jumps.remove(0);
+                }
+                self.jumps.push(self.net.discretize(dt_s));
+                self.jumps.len() - 1
+            }
+        };
+        self.jumps[i].step(&mut self.state, &self.boundary_c, &self.sources);
     }
 
     /// The network.
@@ -495,7 +513,7 @@ pub enum PlantChange {
     Place {
         /// Treated zone.
         zone: Zone,
-        /// LED plane to skin, mm (panels and masks).
+        /// LED plane to skin, mm (panels; worn devices sit at their standoff).
         distance_mm: f64,
     },
     /// Take the device away (placement forgotten).
@@ -981,7 +999,9 @@ impl Plant {
     pub fn apply(&mut self, change: PlantChange) {
         match change {
             PlantChange::Place { zone, distance_mm } => {
-                let distance_cm = if self.spec.contact {
+                // Only a panel is held at a chosen distance; worn devices (wraps, pads, masks,
+                // pens, probes) sit at their own standoff.
+                let distance_cm = if !self.spec.sensors.distance {
                     self.spec.distance_cm
                 } else {
                     distance_mm / 10.0
@@ -1057,11 +1077,16 @@ impl Plant {
                 self.rebuild();
             }
         }
+        // A fault or the supply can switch strings on or off at once.
+        self.evaluate_leds();
     }
 
     /// Sets the firmware's drive; it holds until the next call.
     pub fn set_drive(&mut self, drive: &Drive) {
         self.drive = *drive;
+        // Emission and the sense readings follow the drive at once (the LEDs switch in
+        // microseconds); the heat it makes is re-evaluated at the start of the next step.
+        self.evaluate_leds();
     }
 
     /// LED operating points and output factors for the present drive at the present junction
