@@ -876,6 +876,18 @@ impl<'a> DeviceRun<'a> {
             firmware_estimate_j_cm2: w.estimate_j_cm2,
             target_j_cm2: program.as_ref().map_or(0.0, |p| p.target_j_cm2),
             refusal_reason: w.must_refuse.clone(),
+            fluence_map: {
+                let g = self.plant.skin_grid();
+                let mut j_cm2 = vec![0.0; g.nx * g.ny];
+                self.plant.fluence_map_since(&w.dose_at_start, &mut j_cm2);
+                crate::result::FluenceMap {
+                    nx: g.nx,
+                    ny: g.ny,
+                    width_cm: g.width_cm,
+                    height_cm: g.height_cm,
+                    j_cm2,
+                }
+            },
         };
         if summary.emitting_ms > 0 {
             self.any_emitted = true;

@@ -139,6 +139,23 @@ pub struct SessionSummary {
     pub target_j_cm2: f64,
     /// For a refusal: the harness's reading of why it had to be refused, if it had to.
     pub refusal_reason: Option<String>,
+    /// Fluence delivered over the treated zone's skin grid (the dose map).
+    pub fluence_map: FluenceMap,
+}
+
+/// Fluence over the treated zone's skin grid, J/cm², row-major (`ny` rows of `nx` points).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FluenceMap {
+    /// Points along x.
+    pub nx: usize,
+    /// Points along y.
+    pub ny: usize,
+    /// Extent along x, cm.
+    pub width_cm: f64,
+    /// Extent along y, cm.
+    pub height_cm: f64,
+    /// Fluence per point, J/cm².
+    pub j_cm2: Vec<f64>,
 }
 
 /// Outcome of one scenario run.

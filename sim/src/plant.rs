@@ -16,7 +16,7 @@ use crate::device::{
 };
 use crate::led::{Drive as LedDrive, StringOperatingPoint, T_REF_C, Wavelength};
 use crate::network::{BoundaryId, Discretization, NodeId, SourceId, ThermalNetwork, ThermalState};
-use crate::optics::{Placement, StringMaps, ZoneStats};
+use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
     NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, string_current_code,
     string_voltage_code, supply_code, with_noise,
@@ -1393,6 +1393,25 @@ impl Plant {
     pub fn dose_snapshot(&self) -> DoseSnapshot {
         DoseSnapshot {
             factor_seconds: self.factor_seconds,
+        }
+    }
+
+    /// The skin grid the dose maps are computed on.
+    pub fn skin_grid(&self) -> SkinGrid {
+        self.maps.grid()
+    }
+
+    /// Fluence map delivered since `since`, all channels, J/cm², one value per skin-grid point
+    /// (row-major, `out.len()` = grid points).
+    pub fn fluence_map_since(&self, since: &DoseSnapshot, out: &mut [f64]) {
+        let n = self.maps.grid().len();
+        assert_eq!(out.len(), n, "one value per grid point");
+        out.fill(0.0);
+        for s in 0..MAX_STRINGS {
+            let d = (self.factor_seconds[s] - since.factor_seconds[s]) * 1e-3;
+            for (o, v) in out.iter_mut().zip(&self.maps.per_string[s].mw_cm2) {
+                *o += d * v;
+            }
         }
     }
 
