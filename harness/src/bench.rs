@@ -796,12 +796,14 @@ impl<'a> DeviceRun<'a> {
                 } else {
                     must_refuse_reason(
                         &self.monitor.history(),
-                        zone_idx,
-                        self.t,
-                        p,
-                        &caps,
-                        skin_c,
-                        self.ambient_c,
+                        &crate::monitor::Request {
+                            zone: zone_idx,
+                            t_ms: self.t,
+                            program: p,
+                            caps: &caps,
+                            skin_c,
+                            ambient_c: self.ambient_c,
+                        },
                         &self.scenario.limits,
                     )
                 }

@@ -48,17 +48,38 @@ struct ZoneSession {
     fluence_j_cm2: f64,
 }
 
+/// A treatment request as the refusal rules see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// Zone index ([`crate::plant_io::zone_index`]).
+    pub zone: usize,
+    /// When, ms.
+    pub t_ms: u64,
+    /// The selected program.
+    pub program: &'a ProgramSpec,
+    /// The zone's caps.
+    pub caps: &'a ZoneCaps,
+    /// Skin temperature (truth), °C.
+    pub skin_c: f64,
+    /// Room temperature, °C.
+    pub ambient_c: f64,
+}
+
 /// Why a request must be refused, judged on truth and the caps (or `None` if it may run).
+/// `history` holds the emitted sessions so far as (zone, start ms, end ms, fluence J/cm²).
 pub fn must_refuse_reason(
     history: &[(usize, u64, u64, f64)],
-    zone: usize,
-    t_ms: u64,
-    program: &ProgramSpec,
-    caps: &ZoneCaps,
-    skin_c: f64,
-    ambient_c: f64,
+    req: &Request<'_>,
     limits: &Limits,
 ) -> Option<String> {
+    let Request {
+        zone,
+        t_ms,
+        program,
+        caps,
+        skin_c,
+        ambient_c,
+    } = *req;
     let day_start = t_ms.saturating_sub(DAY_MS);
     let week_start = t_ms.saturating_sub(7 * DAY_MS);
     let on_zone = || history.iter().filter(|h| h.0 == zone);
