@@ -6,13 +6,13 @@
 //! under test: a test checks that the reference firmware's own tables agree with it.
 //!
 //! Numbers: session lengths from domain.md §6.1 (wrap 10–15 min, max 20; panel 10, max 20; mask
-//! 10, max 15; pen per point 20–300 s, WALT [V]); target zone-mean fluences inside the response
+//! 10, max 15; pen per point 20–300 s, WALT \[V\]); target zone-mean fluences inside the response
 //! bands of domain.md §1.6 (muscle surface fluence 4–60 J/cm², skin 1–10 J/cm², an engineering
 //! choice there) and reachable in 10–20 min at each device's zone-mean irradiance (domain.md
 //! §1.3: wrap "10 × 15 min = 9 J/cm²", panel "40 × 10 min = 24"; WALT "min 4 J per point" for
 //! tendons, §1.4); per-session point caps 1.25 × the peak fluence the device's peak/mean ratios
 //! give at the target, below the band's ceiling; two sessions a day at least 6 h apart, six a
-//! week (domain.md §6.1 [design]; "1–3 times a day" in manuals [V2]; the article's 3–5 a week);
+//! week (domain.md §6.1 \[design\]; "1–3 times a day" in manuals \[V2\]; the article's 3–5 a week);
 //! daily fluence caps 2.2 targets, weekly 5.5 targets.
 
 use sim::body::Zone;

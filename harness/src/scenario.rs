@@ -64,7 +64,7 @@ pub struct Environment {
 }
 
 impl Default for Environment {
-    /// Thermoneutral room, resting thigh/calf skin (domain.md §4.2 "typical temperatures" [M]).
+    /// Thermoneutral room, resting thigh/calf skin (domain.md §4.2 "typical temperatures" \[M\]).
     fn default() -> Self {
         Environment {
             ambient_c: 22.0,
@@ -233,7 +233,7 @@ pub enum Expectation {
 
 /// Post-exercise skin state over time: surface temperature rise and perfusion, decaying.
 ///
-/// domain.md §4.2 [M]: immediately after running or cycling, skin 33–36 °C with elevated skin
+/// domain.md §4.2 \[M\]: immediately after running or cycling, skin 33–36 °C with elevated skin
 /// perfusion, decaying over about 30–60 min. The model: rise `ΔT = 3 K · intensity` and perfusion
 /// `1 + 4 · intensity` (×5 at most, inside the ×5–10 vasodilated range), both decaying
 /// exponentially with a 20 min time constant, sampled every 5 min for an hour. The baseline skin
