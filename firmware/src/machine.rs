@@ -28,9 +28,11 @@ use crate::thermal::{self, CoveredMonitor, LIMITS};
 pub const TREAT_TICK_MS: u32 = 10;
 /// Wake-up period while paused, ms: the pause timeout and resumption need no finer resolution.
 pub const PAUSE_WAKE_MS: u32 = 100;
-/// Wake-up period at rest, ms: often enough for the 1 s fault.safe budget when a fault appears
-/// with no input change, rare enough that idle days cost little.
-pub const IDLE_WAKE_MS: u32 = 1000;
+/// Wake-up period at rest, ms. At rest the drivers' hardware enable is off, so nothing can emit
+/// whatever a driver does; the firmware is also run on every input change, and a sensor fault
+/// that appears at rest is seen within a minute and latched before any session can start. Rare
+/// wakes keep an idle device idle (and an idle simulated day cheap).
+pub const IDLE_WAKE_MS: u32 = 60_000;
 /// A button level must hold this long, over at least two samples, to count, ms.
 pub const DEBOUNCE_MS: u64 = 20;
 /// A paused session ends after this long, ms (session auto-off; domain.md §6.1 "no silent

@@ -115,8 +115,8 @@ impl Reporter for Discard {
 
 /// Hashes every sample bit for bit: two runs with the same hash produced the same trace.
 ///
-/// FNV-1a over the little-endian bytes of every field, so the hash is stable across platforms,
-/// Rust versions and runs (no `std::hash::DefaultHasher`, whose algorithm may change).
+/// A fixed multiply-xorshift fold over every field's bits, so the hash is stable across
+/// platforms, Rust versions and runs (no `std::hash::DefaultHasher`, whose algorithm may change).
 #[derive(Clone, Copy, Debug)]
 pub struct TraceHash {
     state: u64,
@@ -134,15 +134,15 @@ impl Default for TraceHash {
 }
 
 impl TraceHash {
-    fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.state ^= u64::from(b);
-            self.state = self.state.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+    /// Fold one 64-bit word: multiply-xorshift mixing (a fixed, documented function, so the hash
+    /// is the same on every platform, Rust version and run).
+    fn word(&mut self, w: u64) {
+        self.state = (self.state ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.state ^= self.state >> 29;
     }
 
     fn f64(&mut self, x: f64) {
-        self.bytes(&x.to_bits().to_le_bytes());
+        self.word(x.to_bits());
     }
 
     /// The hash so far.
@@ -150,11 +150,11 @@ impl TraceHash {
         self.state
     }
 
-    /// Fold one sample into the hash.
+    /// Fold one sample into the hash: every field, bit for bit.
     pub fn sample(&mut self, s: &Sample) {
         self.samples += 1;
-        self.bytes(&s.t_ms.to_le_bytes());
-        self.bytes(&(s.device as u64).to_le_bytes());
+        self.word(s.t_ms);
+        self.word(s.device as u64);
         for x in [
             s.skin_hot_c,
             s.skin_mean_c,
@@ -173,46 +173,48 @@ impl TraceHash {
             self.f64(x);
         }
         let i = &s.input;
-        self.bytes(&i.now_ms.to_le_bytes());
-        for c in i
-            .adc
-            .contact_ntc
-            .iter()
-            .chain([&i.adc.board_ntc, &i.adc.supply])
-        {
-            self.bytes(&c.to_le_bytes());
-        }
-        for c in i
-            .adc
-            .string_current
-            .iter()
-            .chain(i.adc.string_voltage.iter())
-        {
-            self.bytes(&c.to_le_bytes());
-        }
-        self.bytes(&[
-            i.buttons,
-            i.program,
-            u8::from(i.skin_contact),
-            u8::from(i.eye_shield),
-            u8::from(i.fan_ok),
-        ]);
+        let a = &i.adc;
+        let pack = |v: [u16; 4]| v.iter().fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
+        self.word(u64::from(i.now_ms) | u64::from(a.board_ntc) << 32 | u64::from(a.supply) << 48);
+        self.word(pack([
+            a.contact_ntc[0],
+            a.contact_ntc[1],
+            u16::from(i.buttons),
+            u16::from(i.program),
+        ]));
+        self.word(pack(a.string_current));
+        self.word(pack(a.string_voltage));
+        self.word(pack([
+            u16::from(i.skin_contact),
+            u16::from(i.eye_shield),
+            u16::from(i.fan_ok),
+            i.distance_mm,
+        ]));
         let o = &s.output;
-        for d in o.duty_permille.iter().chain(o.current_ma.iter()) {
-            self.bytes(&d.to_le_bytes());
-        }
-        self.bytes(&[
-            u8::from(o.hw_enable),
-            o.indicator as u8,
-            o.state,
-            o.detail,
-            u8::from(s.powered),
-        ]);
-        self.bytes(&o.dose_estimate_mj_cm2.to_le_bytes());
-        self.bytes(&o.fault_code.to_le_bytes());
+        self.word(pack([
+            o.duty_permille[0],
+            o.duty_permille[1],
+            o.current_ma[0],
+            o.current_ma[1],
+        ]));
+        self.word(pack([
+            u16::from(o.hw_enable),
+            o.indicator as u16,
+            u16::from(o.state),
+            u16::from(o.detail),
+        ]));
+        self.word(
+            u64::from(o.dose_estimate_mj_cm2)
+                | u64::from(o.fault_code) << 32
+                | u64::from(s.powered) << 48,
+        );
         if let Some(w) = &o.nvm_write {
-            self.bytes(&w.offset.to_le_bytes());
-            self.bytes(w.bytes());
+            self.word(u64::from(w.offset));
+            for chunk in w.bytes().chunks(8) {
+                let mut b = [0u8; 8];
+                b[..chunk.len()].copy_from_slice(chunk);
+                self.word(u64::from_le_bytes(b));
+            }
         }
     }
 }

@@ -745,6 +745,9 @@ pub struct Plant {
     core: ThermalCore,
     maps: StringMaps,
     map_stats: [ZoneStats; MAX_STRINGS],
+    /// Peak over the grid of each channel's two string maps added (both strings driven alike,
+    /// the normal case), so the hot-spot source needs no grid pass per step.
+    channel_peak: [f64; MAX_CHANNELS],
     eye: Vec<[f64; MAX_STRINGS]>,
     zone: Option<Zone>,
     distance_cm: f64,
@@ -795,6 +798,19 @@ fn zone_layers(zone: Zone) -> Vec<TissueLayer> {
 /// Depth of the tissue columns, m: deep enough that the core boundary is ≥ 1/m of muscle
 /// (~16 mm at rest, domain.md §4.3) below the fat.
 pub const COLUMN_DEPTH_M: f64 = 0.03;
+
+/// Peak of each channel's string maps added, over the grid.
+fn channel_peaks(maps: &StringMaps) -> [f64; MAX_CHANNELS] {
+    core::array::from_fn(|c| {
+        let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+        maps.per_string[a]
+            .mw_cm2
+            .iter()
+            .zip(&maps.per_string[b].mw_cm2)
+            .map(|(x, y)| x + y)
+            .fold(0.0, f64::max)
+    })
+}
 
 /// Zone used for the tissue before the device is placed anywhere.
 const DEFAULT_ZONE: Zone = Zone::LeftCalf;
@@ -870,6 +886,7 @@ impl Plant {
         let placement = spec.nominal_placement();
         let maps = spec.reference_maps(placement);
         let map_stats = core::array::from_fn(|s| maps.per_string[s].stats());
+        let channel_peak = channel_peaks(&maps);
         let eye = spec.eye_irradiance(placement);
         let ntc_cfg = NtcConfig {
             tolerance: NtcTolerance {
@@ -899,6 +916,7 @@ impl Plant {
             reflectance: optics.map(|o| o.reflectance),
             maps,
             map_stats,
+            channel_peak,
             eye,
             zone: None,
             distance_cm: spec.distance_cm,
@@ -1012,6 +1030,7 @@ impl Plant {
                 let placement = Placement::centred(distance_cm);
                 self.maps = self.spec.reference_maps(placement);
                 self.map_stats = core::array::from_fn(|s| self.maps.per_string[s].stats());
+                self.channel_peak = channel_peaks(&self.maps);
                 self.eye = self.spec.eye_irradiance(placement);
                 if self.layers != zone_layers(zone) {
                     let skin_c = self.core.temp_c(self.core.layout().main.surface());
@@ -1170,13 +1189,11 @@ impl Plant {
         let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
         let mean = factors[a] * self.map_stats[a].mean + factors[b] * self.map_stats[b].mean;
         let (fa, fb) = (factors[a], factors[b]);
-        let max = if fa == fb {
-            let m = self.maps.per_string[a]
-                .mw_cm2
-                .iter()
-                .zip(&self.maps.per_string[b].mw_cm2)
-                .map(|(x, y)| x + y);
-            fa * m.fold(0.0, f64::max)
+        // A channel with one string has an all-zero second map: its peak is the first's.
+        let max = if fa == fb || self.ref_flux_w[b] == 0.0 {
+            fa * self.channel_peak[c]
+        } else if self.ref_flux_w[a] == 0.0 {
+            fb * self.channel_peak[c]
         } else {
             self.channel_extreme(c, factors, f64::max, 0.0)
         };
