@@ -692,6 +692,9 @@ impl<'a> DeviceRun<'a> {
             }
             Action::EyeShields(on) => {
                 self.monitor.eye_shields = on;
+                if let Some(w) = self.window.as_mut() {
+                    w.hazard |= !on;
+                }
                 self.plant.apply(PlantChange::EyeShields(on));
                 true
             }

@@ -15,6 +15,9 @@ use crate::scenario::Environment;
 const RAIL_MARGIN_COUNTS: u16 = 8;
 /// A sensed NTC temperature this far from its host's truth shows a drifting or detached sensor.
 const NTC_EVIDENCE_K: f64 = 1.0;
+/// Sensed current this far above the commanded average shows a driver conducting on its own
+/// (domain.md §6.3 over-current: setpoint + 10–20 %).
+const OVER_CURRENT_FRACTION: f64 = 0.15;
 /// String current below this many counts while commanded on reads as "no current" (≈ 5 mA).
 const NO_CURRENT_COUNTS: u16 = 10;
 
@@ -153,8 +156,19 @@ pub fn fault_visible(
         }
         PlantFault::StringShort { string, .. } => commanded(string),
         PlantFault::DriverStuckOn(s) => {
+            // Current where none was commanded, or clearly more than the commanded average.
             let c = s / STRINGS_PER_CHANNEL;
-            last.duty_permille[c] == 0 && input.adc.string_current[s] >= NO_CURRENT_COUNTS
+            let commanded_ma = if last.hw_enable {
+                f64::from(last.current_ma[c]) * f64::from(last.duty_permille[c]) / 1000.0
+            } else {
+                0.0
+            };
+            let expected = commanded_ma
+                / f64::from(firmware::boundary::hw::CURRENT_SENSE_FULL_SCALE_MA)
+                * f64::from(sensors::ADC_MAX);
+            let sensed = f64::from(input.adc.string_current[s]);
+            sensed >= f64::from(NO_CURRENT_COUNTS)
+                && sensed > expected * (1.0 + OVER_CURRENT_FRACTION) + f64::from(NO_CURRENT_COUNTS)
         }
         PlantFault::FanStall => !input.fan_ok,
     }
