@@ -632,13 +632,17 @@ pub fn parse(file: &str, text: &str) -> Result<ScenarioFile, Vec<FormatError>> {
                 text,
                 root_span.start..root_span.start,
                 ErrorKind::Shape,
-                format!("missing key `{key}`"),
+                match key {
+                    "format" => "missing key `format`; expected `format = 1`".to_string(),
+                    _ => format!("missing key `{key}`"),
+                },
             ));
         }
     }
     if errors.is_empty() {
         Ok(out)
     } else {
+        errors.sort_by_key(|e| (e.line, e.column));
         Err(errors)
     }
 }
@@ -691,13 +695,11 @@ impl Entries<'_> {
 /// A `toml` error as a [`FormatError`]: its message's first line (toml may append a rendered
 /// snippet when it knows the input; we render positions ourselves).
 fn toml_error(file: &str, text: &str, e: &toml::de::Error, kind: ErrorKind) -> FormatError {
-    let message = e
-        .message()
-        .lines()
-        .next()
-        .unwrap_or("invalid toml")
-        .trim()
-        .to_string();
+    let first = e.message().lines().next().unwrap_or("invalid toml").trim();
+    // serde names Rust types; a file's author thinks in TOML types.
+    let message = first
+        .replace("expected i64", "expected an integer")
+        .replace("expected f64", "expected a number");
     match e.span() {
         Some(span) => FormatError::at(file, text, span, kind, message),
         None => FormatError::at(file, text, 0..0, kind, message),

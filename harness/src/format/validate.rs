@@ -53,27 +53,27 @@ pub struct IntBounds {
 }
 
 /// Room temperature, °C. Wider than the 5–40 °C operating range of IEC 60601-1-11 (domain.md
-/// §6.2 [M]) on purpose: the firmware's refusal outside that range is under test.
+/// §6.2 \[M\]) on purpose: the firmware's refusal outside that range is under test.
 pub const AMBIENT_C: Bounds = Bounds {
     lo: -10.0,
     hi: 50.0,
     unit: "°C",
 };
 /// Skin surface temperature, °C: thermoneutral thigh/calf skin 31–34 °C, post-exercise 33–36 °C
-/// (domain.md §4.2 [M]), widened to cold skin and to a hot start the firmware must refuse.
+/// (domain.md §4.2 \[M\]), widened to cold skin and to a hot start the firmware must refuse.
 pub const SKIN_C: Bounds = Bounds {
     lo: 25.0,
     hi: 40.0,
     unit: "°C",
 };
-/// Skin perfusion relative to rest: vasodilated skin ×5–10 (domain.md §4.2 [M]), cold skin
+/// Skin perfusion relative to rest: vasodilated skin ×5–10 (domain.md §4.2 \[M\]), cold skin
 /// down to a fifth.
 pub const PERFUSION: Bounds = Bounds {
     lo: 0.2,
     hi: 10.0,
     unit: "× rest",
 };
-/// Arterial blood temperature, °C: 37 at rest, 37.5–39 post-exercise (domain.md §4.2 [M]).
+/// Arterial blood temperature, °C: 37 at rest, 37.5–39 post-exercise (domain.md §4.2 \[M\]).
 pub const ARTERIAL_C: Bounds = Bounds {
     lo: 35.0,
     hi: 40.0,
@@ -86,20 +86,20 @@ pub const INTENSITY: Bounds = Bounds {
     unit: "",
 };
 /// Panel LED-to-skin distance, cm: 15–30 cm typical, 4–6 in in a vendor manual (domain.md §1.3
-/// [V2]); 2 cm is closer than any manual allows, 100 cm farther than any useful dose.
+/// \[V2\]); 2 cm is closer than any manual allows, 100 cm farther than any useful dose.
 pub const DISTANCE_CM: Bounds = Bounds {
     lo: 2.0,
     hi: 100.0,
     unit: "cm",
 };
 /// Part-tolerance scale of a unit: ±50 % covers LED bins (64.5–81 % efficiency, domain.md §0.1
-/// row 9 [V]) and NTC/thermal corners with room for deliberate outliers.
+/// row 9 \[V\]) and NTC/thermal corners with room for deliberate outliers.
 pub const TOLERANCE_SCALE: Bounds = Bounds {
     lo: 0.5,
     hi: 1.5,
     unit: "× nominal",
 };
-/// Minutes a treatment stays on: pen points from 20 s (WALT 20–300 s, domain.md §6.1 [V]) up to
+/// Minutes a treatment stays on: pen points from 20 s (WALT 20–300 s, domain.md §6.1 \[V\]) up to
 /// two hours, well past any session timer (panel max 20 min, domain.md §6.1) so overruns can be
 /// scripted.
 pub const TREATMENT_MINUTES: Bounds = Bounds {
@@ -229,10 +229,10 @@ pub fn to_zone(z: ZoneName) -> Zone {
     match z {
         ZoneName::LeftCalf => Zone::LeftCalf,
         ZoneName::RightCalf => Zone::RightCalf,
-        ZoneName::LeftQuad => Zone::LeftQuad,
-        ZoneName::RightQuad => Zone::RightQuad,
-        ZoneName::LeftHamstring => Zone::LeftHamstring,
-        ZoneName::RightHamstring => Zone::RightHamstring,
+        ZoneName::LeftQuad => Zone::LeftQuadriceps,
+        ZoneName::RightQuad => Zone::RightQuadriceps,
+        ZoneName::LeftHamstring => Zone::LeftHamstrings,
+        ZoneName::RightHamstring => Zone::RightHamstrings,
         ZoneName::Glutes => Zone::Glutes,
         ZoneName::Back => Zone::Back,
         ZoneName::LeftAchilles => Zone::LeftAchilles,
