@@ -137,7 +137,12 @@ fn runner_week_maps_to_the_scenario_model() {
     let mon = treat_at(wrap, 19 * HOUR_MS + 30 * MINUTE_MS);
     assert_eq!(mon.label, "d0-1930-left-calf");
     assert_eq!(mon.remove_after_ms, 15 * MINUTE_MS);
-    assert_eq!(mon.distance_mm, 0.0, "contact devices have no distance");
+    let wrap_standoff_mm =
+        format::validate::hardware(format::raw::DeviceKindName::Wrap).standoff_mm;
+    assert_eq!(
+        mon.distance_mm, wrap_standoff_mm,
+        "contact devices sit at their standoff"
+    );
     // Wednesday, explicit label.
     let wed = treat_at(wrap, 2 * DAY_MS + 18 * HOUR_MS + 15 * MINUTE_MS);
     assert_eq!(wed.label, "wed-calf-l-post-run");

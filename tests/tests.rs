@@ -1,3 +1,5 @@
-//! The one integration-test binary.
+//! The one integration-test binary: modules per area, data-driven where possible.
 
+mod bench;
+mod common;
 mod format;

@@ -11,8 +11,8 @@
 //! firmware and NVM); the bench runs them one after another through the same calendar and merges
 //! their results.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use firmware::boundary::{InputFrame, NVM_SIZE, OutputFrame, SessionState, buttons};
 use sim::device::DeviceKind;
@@ -25,7 +25,9 @@ use crate::plant_io;
 use crate::prescription;
 use crate::properties::{CATALOG, PropertyId};
 use crate::result::{RunResult, SessionEnd, SessionSummary, verdicts_from};
-use crate::scenario::{Action, Button, Expectation, PRESS_HOLD_MS, Scenario, Timed, expand_training, expand_treatment};
+use crate::scenario::{
+    Action, Button, Expectation, PRESS_HOLD_MS, Scenario, Timed, expand_training, expand_treatment,
+};
 
 /// Longest stretch the plant is advanced unobserved while something emits, ms.
 pub const MAX_BLIND_MS: u64 = 1_000;
@@ -68,15 +70,24 @@ struct Window {
 }
 
 /// Run a scenario with the reference firmware on every device.
-pub fn run_reference(scenario: &Scenario, reporter: &mut dyn Reporter) -> Result<RunResult, BenchError> {
+pub fn run_reference(
+    scenario: &Scenario,
+    reporter: &mut dyn Reporter,
+) -> Result<RunResult, BenchError> {
     let mut factory = |kind: DeviceKind| -> Result<Box<dyn Dut>, DutError> {
-        Ok(Box::new(crate::dut::reference(plant_io::device_class(kind))))
+        Ok(Box::new(crate::dut::reference(plant_io::device_class(
+            kind,
+        ))))
     };
     run(scenario, &mut factory, reporter)
 }
 
 /// Run a scenario, making each device's firmware with `factory`.
-pub fn run(scenario: &Scenario, factory: &mut DutFactory<'_>, reporter: &mut dyn Reporter) -> Result<RunResult, BenchError> {
+pub fn run(
+    scenario: &Scenario,
+    factory: &mut DutFactory<'_>,
+    reporter: &mut dyn Reporter,
+) -> Result<RunResult, BenchError> {
     let n = CATALOG.len();
     let mut checks = vec![0u64; n];
     let mut counts = vec![0u64; n];
@@ -89,9 +100,20 @@ pub fn run(scenario: &Scenario, factory: &mut DutFactory<'_>, reporter: &mut dyn
     let mut any_emitted = false;
 
     for (index, device) in scenario.devices.iter().enumerate() {
-        let mut dut = factory(device.kind).map_err(|source| BenchError::Dut { device: device.id.clone(), t_ms: 0, source })?;
-        firmware_ids.push(format!("{} {}", dut.identity().name, dut.identity().version));
-        let mut tee = HashingReporter { hash: &mut hash, inner: reporter };
+        let mut dut = factory(device.kind).map_err(|source| BenchError::Dut {
+            device: device.id.clone(),
+            t_ms: 0,
+            source,
+        })?;
+        firmware_ids.push(format!(
+            "{} {}",
+            dut.identity().name,
+            dut.identity().version
+        ));
+        let mut tee = HashingReporter {
+            hash: &mut hash,
+            inner: reporter,
+        };
         let outcome = DeviceRun::new(scenario, index, &mut *dut).run(&mut tee)?;
         let (c, v, k) = outcome.tallies;
         for i in 0..n {
@@ -110,7 +132,10 @@ pub fn run(scenario: &Scenario, factory: &mut DutFactory<'_>, reporter: &mut dyn
     }
 
     // session.exercised across devices.
-    let ex = CATALOG.iter().position(|p| p.id == PropertyId::SessionExercised).expect("in catalog");
+    let ex = CATALOG
+        .iter()
+        .position(|p| p.id == PropertyId::SessionExercised)
+        .expect("in catalog");
     if any_allowed {
         checks[ex] += 1;
         if !any_emitted {
@@ -143,7 +168,11 @@ pub fn run(scenario: &Scenario, factory: &mut DutFactory<'_>, reporter: &mut dyn
         verdicts,
         sessions,
         expectation_failures,
-        invalid: if invalid.is_empty() { None } else { Some(invalid.join("; ")) },
+        invalid: if invalid.is_empty() {
+            None
+        } else {
+            Some(invalid.join("; "))
+        },
         trace_hash: hash.value(),
         samples: hash.samples,
     })
@@ -180,6 +209,7 @@ struct DeviceRun<'a> {
     scenario: &'a Scenario,
     index: usize,
     kind: DeviceKind,
+    facts: plant_io::DeviceFacts,
     id: String,
     dut: &'a mut dyn Dut,
     plant: Plant,
@@ -225,11 +255,20 @@ impl<'a> DeviceRun<'a> {
             noise_seed: scenario.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         };
         let plant = Plant::new(&cfg);
-        let monitor = Monitor::new(&scenario.name, scenario.seed, &setup.id, scenario.limits, plant_io::tj_max(setup.kind), setup.kind == DeviceKind::Mask);
+        let facts = plant_io::facts(setup.kind);
+        let monitor = Monitor::new(
+            &scenario.name,
+            scenario.seed,
+            &setup.id,
+            scenario.limits,
+            facts.tj_max_c,
+            setup.kind == DeviceKind::Mask,
+        );
         let mut run = DeviceRun {
             scenario,
             index,
             kind: setup.kind,
+            facts,
             id: setup.id.clone(),
             dut,
             plant,
@@ -297,16 +336,23 @@ impl<'a> DeviceRun<'a> {
     }
 
     fn run(mut self, reporter: &mut dyn Reporter) -> Result<DeviceOutcome, BenchError> {
-        reporter.event(&Event::DeviceStart { device: self.index, id: self.id.clone() });
+        reporter.event(&Event::DeviceStart {
+            device: self.index,
+            id: self.id.clone(),
+        });
         self.power_on(reporter)?;
         let end = self.scenario.duration_ms;
         loop {
-            let next_action = self.queue.peek().map(|Reverse((at, _))| *at).unwrap_or(u64::MAX);
+            let next_action = self
+                .queue
+                .peek()
+                .map(|Reverse((at, _))| *at)
+                .unwrap_or(u64::MAX);
             let mut target = next_action.min(end);
             if self.powered {
                 target = target.min(self.next_wake);
             }
-            if self.plant.truth().emitting {
+            if self.plant.probe().emitting {
                 target = target.min(self.t + MAX_BLIND_MS);
             }
             let target = target.max(self.t);
@@ -336,7 +382,12 @@ impl<'a> DeviceRun<'a> {
             .faults
             .iter()
             .filter(|f| !f.fired)
-            .map(|f| format!("device '{}': fault {:?} injected at {} ms never reached the firmware's inputs", self.id, f.fault, f.injected_ms))
+            .map(|f| {
+                format!(
+                    "device '{}': fault {:?} injected at {} ms never reached the firmware's inputs",
+                    self.id, f.fault, f.injected_ms
+                )
+            })
             .collect();
         for v in std::mem::take(&mut self.monitor.fresh) {
             reporter.event(&Event::Violation(Box::new(v)));
@@ -354,7 +405,7 @@ impl<'a> DeviceRun<'a> {
     fn advance_to(&mut self, target: u64) {
         let dt = target - self.t;
         if let Some(w) = self.window.as_mut()
-            && self.plant.truth().emitting
+            && self.plant.probe().emitting
         {
             w.emitting_ms += dt;
         }
@@ -363,23 +414,29 @@ impl<'a> DeviceRun<'a> {
     }
 
     fn observe(&mut self, reporter: &mut dyn Reporter) {
-        let truth = self.plant.truth();
-        let state = if self.powered { SessionState::from_code(self.out.state) } else { None };
+        let truth = self.plant.probe();
+        let state = if self.powered {
+            SessionState::from_code(self.out.state)
+        } else {
+            None
+        };
         let obs = Observation {
             t_ms: self.t,
-            skin_hot_c: truth.skin_hot_c,
+            skin_hot_c: truth.hottest_skin_c,
             junction_c: truth.junction_c,
             emitting: truth.emitting,
-            nir_emitting: plant_io::nir_emitting(self.kind, &truth),
-            nir_at_eye_mw_cm2: truth.nir_eye_mw_cm2,
-            cem43: truth.cem43,
+            nir_emitting: truth.nir_emitting,
+            nir_at_eye_mw_cm2: truth.eye_nir_mw_cm2,
+            cem43: truth.cem43_min,
             state,
             estimate_j_cm2: f64::from(self.out.dose_estimate_mj_cm2) / 1000.0,
         };
         self.monitor.observe(&obs);
         if let Some(w) = self.window.as_mut() {
-            w.peak_skin_c = w.peak_skin_c.max(truth.skin_hot_c);
-            w.peak_junction_c = w.peak_junction_c.max(truth.junction_c[0].max(truth.junction_c[1]));
+            w.peak_skin_c = w.peak_skin_c.max(truth.hottest_skin_c);
+            w.peak_junction_c = w
+                .peak_junction_c
+                .max(truth.junction_c[0].max(truth.junction_c[1]));
             if truth.emitting && w.first_emission_ms.is_none() {
                 w.first_emission_ms = Some(self.t);
             }
@@ -390,13 +447,13 @@ impl<'a> DeviceRun<'a> {
         reporter.event(&Event::Sample(Sample {
             t_ms: self.t,
             device: self.index,
-            skin_hot_c: truth.skin_hot_c,
-            skin_mean_c: truth.skin_mean_c,
+            skin_hot_c: truth.hottest_skin_c,
+            skin_mean_c: truth.contact_skin_c,
             junction_c: truth.junction_c,
             board_c: truth.board_c,
-            irradiance_mw_cm2: plant_io::zone_mean_irradiance(&truth),
-            fluence_j_cm2: plant_io::zone_mean_fluence(&truth),
-            cem43: truth.cem43,
+            irradiance_mw_cm2: truth.irradiance_mean_mw_cm2,
+            fluence_j_cm2: truth.fluence_mean_j_cm2[0] + truth.fluence_mean_j_cm2[1],
+            cem43: truth.cem43_min,
             input: self.input,
             output: self.out,
             powered: self.powered,
@@ -413,7 +470,11 @@ impl<'a> DeviceRun<'a> {
 
     fn power_on(&mut self, reporter: &mut dyn Reporter) -> Result<(), BenchError> {
         self.plant.apply(PlantChange::PowerLoss(false));
-        self.dut.boot(&self.nvm).map_err(|source| BenchError::Dut { device: self.id.clone(), t_ms: self.t, source })?;
+        self.dut.boot(&self.nvm).map_err(|source| BenchError::Dut {
+            device: self.id.clone(),
+            t_ms: self.t,
+            source,
+        })?;
         self.powered = true;
         self.boot_t = self.t;
         self.out = OutputFrame::default();
@@ -428,7 +489,11 @@ impl<'a> DeviceRun<'a> {
         self.out = OutputFrame::default();
         self.state = SessionState::Off;
         self.plant.apply(PlantChange::PowerLoss(true));
-        self.plant.set_drive(&Drive { duty_permille: [0; 2], current_ma: [0; 2], hw_enable: false });
+        self.plant.set_drive(&Drive {
+            duty_permille: [0; 2],
+            current_ma: [0; 2],
+            hw_enable: false,
+        });
         self.monitor.power_cycled();
     }
 
@@ -436,9 +501,20 @@ impl<'a> DeviceRun<'a> {
         let readings = self.plant.sense();
         self.input = plant_io::input_frame(self.now_ms(), &readings, self.buttons, self.program);
         self.check_fault_evidence(reporter);
-        let out = self.dut.step(&self.input).map_err(|source| BenchError::Dut { device: self.id.clone(), t_ms: self.t, source })?;
+        let out = self
+            .dut
+            .step(&self.input)
+            .map_err(|source| BenchError::Dut {
+                device: self.id.clone(),
+                t_ms: self.t,
+                source,
+            })?;
         self.out = out;
-        self.plant.set_drive(&Drive { duty_permille: out.duty_permille, current_ma: out.current_ma, hw_enable: out.hw_enable });
+        self.plant.set_drive(&Drive {
+            duty_permille: out.duty_permille,
+            current_ma: out.current_ma,
+            hw_enable: out.hw_enable,
+        });
         self.next_wake = self.t + u64::from(out.next_wake_ms.max(1));
         if let Some(w) = out.nvm_write {
             let start = usize::from(w.offset).min(NVM_SIZE);
@@ -446,7 +522,10 @@ impl<'a> DeviceRun<'a> {
             let take = match self.tear.take() {
                 Some((written, off_ms)) => {
                     let at = self.t + off_ms;
-                    self.schedule(Timed { at_ms: at, action: Action::PowerOn });
+                    self.schedule(Timed {
+                        at_ms: at,
+                        action: Action::PowerOn,
+                    });
                     let n = usize::from(written).min(bytes.len());
                     let end = (start + n).min(NVM_SIZE);
                     self.nvm[start..end].copy_from_slice(&bytes[..end - start]);
@@ -460,7 +539,12 @@ impl<'a> DeviceRun<'a> {
         }
         let new_state = SessionState::from_code(out.state).unwrap_or(SessionState::Off);
         if new_state != self.state {
-            reporter.event(&Event::StateChange { t_ms: self.t, device: self.index, from: self.state, to: new_state });
+            reporter.event(&Event::StateChange {
+                t_ms: self.t,
+                device: self.index,
+                from: self.state,
+                to: new_state,
+            });
             self.state = new_state;
             self.on_state(new_state, reporter);
         }
@@ -468,24 +552,32 @@ impl<'a> DeviceRun<'a> {
     }
 
     fn on_state(&mut self, state: SessionState, reporter: &mut dyn Reporter) {
-        let Some(w) = self.window.as_mut() else { return };
+        let Some(w) = self.window.as_mut() else {
+            return;
+        };
         match state {
             SessionState::Treating | SessionState::Paused => w.ever_treating = true,
             SessionState::Completed => self.close_window(SessionEnd::Completed, reporter),
             SessionState::Refused => self.close_window(SessionEnd::Refused, reporter),
             SessionState::Stopped => self.close_window(SessionEnd::StoppedByFirmware, reporter),
             SessionState::Fault => self.close_window(SessionEnd::Fault, reporter),
-            SessionState::Idle if w.ever_treating => self.close_window(SessionEnd::StoppedByFirmware, reporter),
+            SessionState::Idle if w.ever_treating => {
+                self.close_window(SessionEnd::StoppedByFirmware, reporter)
+            }
             SessionState::Idle | SessionState::Off => {}
         }
     }
 
     fn check_fault_evidence(&mut self, reporter: &mut dyn Reporter) {
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         for f in self.faults.iter_mut().filter(|f| !f.fired) {
             if plant_io::fault_visible(&f.fault, &self.input, &self.out, &truth) {
                 f.fired = true;
-                reporter.event(&Event::FaultFired { t_ms: self.t, device: self.index, fault: format!("{:?}", f.fault) });
+                reporter.event(&Event::FaultFired {
+                    t_ms: self.t,
+                    device: self.index,
+                    fault: format!("{:?}", f.fault),
+                });
                 if plant_io::fault_must_stop(&f.fault) && self.monitor.fault_fired_at.is_none() {
                     self.monitor.fault_fired_at = Some(self.t);
                 }
@@ -495,8 +587,12 @@ impl<'a> DeviceRun<'a> {
 
     /// Apply one action; returns whether a firmware input changed.
     fn apply(&mut self, action: Action, reporter: &mut dyn Reporter) -> Result<bool, BenchError> {
-        reporter.event(&Event::Action { t_ms: self.t, device: self.index, what: format!("{action:?}") });
-        let contact_device = plant_io::is_contact(self.kind);
+        reporter.event(&Event::Action {
+            t_ms: self.t,
+            device: self.index,
+            what: format!("{action:?}"),
+        });
+        let contact_device = self.facts.contact;
         let changed = match action {
             Action::Treat(tr) => {
                 self.pending_label = Some(tr.label.clone());
@@ -517,7 +613,7 @@ impl<'a> DeviceRun<'a> {
                 }
                 self.placed = None;
                 self.plant.apply(PlantChange::Remove);
-                if contact_device && self.plant.truth().emitting {
+                if contact_device && self.plant.probe().emitting {
                     self.monitor.contact_lost_at = Some(self.t);
                 }
                 true
@@ -575,7 +671,10 @@ impl<'a> DeviceRun<'a> {
                 }
                 false
             }
-            Action::TearNextNvmWrite { bytes_written, off_ms } => {
+            Action::TearNextNvmWrite {
+                bytes_written,
+                off_ms,
+            } => {
                 self.tear = Some((bytes_written, off_ms));
                 false
             }
@@ -584,7 +683,11 @@ impl<'a> DeviceRun<'a> {
                 if let Some(w) = self.window.as_mut() {
                     w.hazard = true;
                 }
-                self.faults.push(PendingFault { fault: f, injected_ms: self.t, fired: false });
+                self.faults.push(PendingFault {
+                    fault: f,
+                    injected_ms: self.t,
+                    fired: false,
+                });
                 self.plant.apply(PlantChange::Fault(f));
                 true
             }
@@ -598,8 +701,14 @@ impl<'a> DeviceRun<'a> {
                 self.plant.apply(PlantChange::Ambient(c));
                 false
             }
-            Action::SkinState { skin_c, perfusion_scale } => {
-                self.plant.apply(PlantChange::SkinState { skin_c, perfusion_scale });
+            Action::SkinState {
+                skin_c,
+                perfusion_scale,
+            } => {
+                self.plant.apply(PlantChange::SkinState {
+                    skin_c,
+                    perfusion_scale,
+                });
                 false
             }
         };
@@ -612,7 +721,10 @@ impl<'a> DeviceRun<'a> {
             Button::Pause => buttons::PAUSE,
             Button::Stop => buttons::STOP,
         };
-        self.schedule(Timed { at_ms: self.t + PRESS_HOLD_MS, action: Action::Release });
+        self.schedule(Timed {
+            at_ms: self.t + PRESS_HOLD_MS,
+            action: Action::Release,
+        });
         match b {
             Button::Start if self.window.is_none() && self.powered => self.open_window(reporter),
             Button::Stop => self.close_window(SessionEnd::UserStop, reporter),
@@ -622,26 +734,51 @@ impl<'a> DeviceRun<'a> {
 
     fn open_window(&mut self, reporter: &mut dyn Reporter) {
         let Some((zone, _)) = self.placed else { return };
-        let label = self.pending_label.take().unwrap_or_else(|| format!("start@{}ms", self.t));
-        let truth = self.plant.truth();
+        let label = self
+            .pending_label
+            .take()
+            .unwrap_or_else(|| format!("start@{}ms", self.t));
+        let truth = self.plant.probe();
         let program = prescription::program(self.kind, self.program);
         let caps = prescription::zone_caps(self.kind, zone);
         let zone_idx = plant_io::zone_index(zone);
         let must_refuse = match &program {
             Some(p) => {
                 if p.zone != zone {
-                    Some(format!("program {} is for {:?}, device is on {zone:?}", self.program, p.zone))
+                    Some(format!(
+                        "program {} is for {:?}, device is on {zone:?}",
+                        self.program, p.zone
+                    ))
                 } else {
-                    must_refuse_reason(&self.monitor.history(), zone_idx, self.t, p, &caps, truth.skin_hot_c, self.ambient_c, &self.scenario.limits)
+                    must_refuse_reason(
+                        &self.monitor.history(),
+                        zone_idx,
+                        self.t,
+                        p,
+                        &caps,
+                        truth.hottest_skin_c,
+                        self.ambient_c,
+                        &self.scenario.limits,
+                    )
                 }
             }
             None => Some(format!("no program {} on this device", self.program)),
         };
-        let clean = !self.monitor.fault_injected && !self.covered && !self.lifted && (!plant_io::needs_shields(self.kind) || self.monitor.eye_shields);
-        let allowed = must_refuse.is_none() && clean && truth.skin_hot_c <= self.scenario.limits.must_allow_skin_c && plant_io::placement_ok(self.kind, self.placed);
+        let clean = !self.monitor.fault_injected
+            && !self.covered
+            && !self.lifted
+            && (!self.facts.needs_shields || self.monitor.eye_shields);
+        let allowed = must_refuse.is_none()
+            && clean
+            && truth.hottest_skin_c <= self.scenario.limits.must_allow_skin_c
+            && plant_io::placement_ok(self.kind, self.placed);
         self.any_allowed |= allowed;
         self.monitor.window_open = true;
-        reporter.event(&Event::RequestOpened { t_ms: self.t, device: self.index, label: label.clone() });
+        reporter.event(&Event::RequestOpened {
+            t_ms: self.t,
+            device: self.index,
+            label: label.clone(),
+        });
         self.window = Some(Window {
             label,
             zone,
@@ -650,8 +787,8 @@ impl<'a> DeviceRun<'a> {
             first_emission_ms: None,
             emitting_ms: 0,
             dose_at_start: self.plant.dose_snapshot(),
-            cem43_at_start: truth.cem43,
-            peak_skin_c: truth.skin_hot_c,
+            cem43_at_start: truth.cem43_min,
+            peak_skin_c: truth.hottest_skin_c,
             peak_junction_c: truth.junction_c[0].max(truth.junction_c[1]),
             estimate_j_cm2: 0.0,
             must_refuse,
@@ -664,10 +801,13 @@ impl<'a> DeviceRun<'a> {
     fn close_window(&mut self, end: SessionEnd, reporter: &mut dyn Reporter) {
         let Some(w) = self.window.take() else { return };
         self.monitor.window_open = false;
-        if matches!(end, SessionEnd::UserStop | SessionEnd::Removed | SessionEnd::PowerLost) {
+        if matches!(
+            end,
+            SessionEnd::UserStop | SessionEnd::Removed | SessionEnd::PowerLost
+        ) {
             self.monitor.grace_until_ms = self.t + self.scenario.limits.contact_reaction_ms;
         }
-        let truth = self.plant.truth();
+        let truth = self.plant.probe();
         let dose = self.plant.fluence_since(&w.dose_at_start);
         let program = prescription::program(self.kind, w.program);
         let caps = prescription::zone_caps(self.kind, w.zone);
@@ -687,7 +827,7 @@ impl<'a> DeviceRun<'a> {
             energy_j: dose.energy_j,
             peak_skin_c: w.peak_skin_c,
             peak_junction_c: w.peak_junction_c,
-            cem43: truth.cem43 - w.cem43_at_start,
+            cem43: truth.cem43_min - w.cem43_at_start,
             firmware_estimate_j_cm2: w.estimate_j_cm2,
             target_j_cm2: program.as_ref().map_or(0.0, |p| p.target_j_cm2),
             refusal_reason: w.must_refuse.clone(),
@@ -696,7 +836,16 @@ impl<'a> DeviceRun<'a> {
             self.any_emitted = true;
         }
         if let Some(p) = &program {
-            self.monitor.session_closed(&summary, plant_io::zone_index(w.zone), p, &caps, w.must_refuse.as_deref(), w.allowed, w.first_emission_ms, w.hazard);
+            self.monitor.session_closed(
+                &summary,
+                plant_io::zone_index(w.zone),
+                p,
+                &caps,
+                w.must_refuse.as_deref(),
+                w.allowed,
+                w.first_emission_ms,
+                w.hazard,
+            );
         }
         reporter.event(&Event::RequestClosed(Box::new(summary.clone())));
         self.sessions.push(summary);

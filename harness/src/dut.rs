@@ -69,7 +69,13 @@ impl<F> InProcess<F> {
         boot_fn: BootFn<F>,
         step_fn: fn(&mut F, &InputFrame) -> OutputFrame,
     ) -> InProcess<F> {
-        InProcess { class, boot_fn, step_fn, identity, running: None }
+        InProcess {
+            class,
+            boot_fn,
+            step_fn,
+            identity,
+            running: None,
+        }
     }
 }
 
@@ -77,7 +83,10 @@ impl<F> InProcess<F> {
 pub fn reference(class: firmware::DeviceClass) -> InProcess<firmware::Firmware> {
     InProcess::new(
         class,
-        DutIdentity { name: "pbm-hil reference firmware".into(), version: env!("CARGO_PKG_VERSION").into() },
+        DutIdentity {
+            name: "pbm-hil reference firmware".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
         firmware::Firmware::boot,
         firmware::Firmware::step,
     )

@@ -6,7 +6,6 @@
 
 use firmware::boundary::{InputFrame, OutputFrame, SessionState};
 
-
 /// Plant truth and firmware view at one bench instant.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
@@ -127,7 +126,10 @@ pub struct TraceHash {
 
 impl Default for TraceHash {
     fn default() -> Self {
-        TraceHash { state: 0xcbf2_9ce4_8422_2325, samples: 0 }
+        TraceHash {
+            state: 0xcbf2_9ce4_8422_2325,
+            samples: 0,
+        }
     }
 }
 
@@ -153,26 +155,59 @@ impl TraceHash {
         self.samples += 1;
         self.bytes(&s.t_ms.to_le_bytes());
         self.bytes(&(s.device as u64).to_le_bytes());
-        for x in [s.skin_hot_c, s.skin_mean_c, s.junction_c[0], s.junction_c[1], s.board_c] {
+        for x in [
+            s.skin_hot_c,
+            s.skin_mean_c,
+            s.junction_c[0],
+            s.junction_c[1],
+            s.board_c,
+        ] {
             self.f64(x);
         }
-        for x in [s.irradiance_mw_cm2[0], s.irradiance_mw_cm2[1], s.fluence_j_cm2, s.cem43] {
+        for x in [
+            s.irradiance_mw_cm2[0],
+            s.irradiance_mw_cm2[1],
+            s.fluence_j_cm2,
+            s.cem43,
+        ] {
             self.f64(x);
         }
         let i = &s.input;
         self.bytes(&i.now_ms.to_le_bytes());
-        for c in i.adc.contact_ntc.iter().chain([&i.adc.board_ntc, &i.adc.supply]) {
+        for c in i
+            .adc
+            .contact_ntc
+            .iter()
+            .chain([&i.adc.board_ntc, &i.adc.supply])
+        {
             self.bytes(&c.to_le_bytes());
         }
-        for c in i.adc.string_current.iter().chain(i.adc.string_voltage.iter()) {
+        for c in i
+            .adc
+            .string_current
+            .iter()
+            .chain(i.adc.string_voltage.iter())
+        {
             self.bytes(&c.to_le_bytes());
         }
-        self.bytes(&[i.buttons, i.program, u8::from(i.skin_contact), u8::from(i.eye_shield), u8::from(i.fan_ok)]);
+        self.bytes(&[
+            i.buttons,
+            i.program,
+            u8::from(i.skin_contact),
+            u8::from(i.eye_shield),
+            u8::from(i.fan_ok),
+        ]);
         let o = &s.output;
         for d in o.duty_permille.iter().chain(o.current_ma.iter()) {
             self.bytes(&d.to_le_bytes());
         }
-        self.bytes(&[u8::from(o.hw_enable), o.indicator as u8, o.state, o.detail, u8::from(s.powered)]);
+        self.bytes(&[
+            u8::from(o.hw_enable),
+            o.indicator as u8,
+            o.state,
+            o.detail,
+            u8::from(s.powered),
+        ]);
         self.bytes(&o.dose_estimate_mj_cm2.to_le_bytes());
         self.bytes(&o.fault_code.to_le_bytes());
         if let Some(w) = &o.nvm_write {
@@ -200,4 +235,3 @@ impl Reporter for Tee<'_> {
         }
     }
 }
-

@@ -1,1 +1,14 @@
 //! The bench: plant and device under test in closed loop, in virtual time, judged by properties.
+
+pub mod bench;
+pub mod dut;
+pub mod events;
+pub mod format;
+pub mod monitor;
+pub mod plant_io;
+pub mod prescription;
+pub mod properties;
+pub mod result;
+pub mod scenario;
+
+pub use bench::{BenchError, run, run_reference};

@@ -218,7 +218,10 @@ pub const CATALOG: &[Property] = &[
 impl PropertyId {
     /// The catalog entry.
     pub fn property(self) -> &'static Property {
-        CATALOG.iter().find(|p| p.id == self).expect("every id is in the catalog")
+        CATALOG
+            .iter()
+            .find(|p| p.id == self)
+            .expect("every id is in the catalog")
     }
 
     /// Dotted name.

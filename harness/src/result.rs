@@ -175,7 +175,10 @@ impl RunResult {
 
     /// The verdict of one property.
     pub fn verdict(&self, id: PropertyId) -> &Verdict {
-        self.verdicts.iter().find(|v| v.property == id).expect("one verdict per catalog property")
+        self.verdicts
+            .iter()
+            .find(|v| v.property == id)
+            .expect("one verdict per catalog property")
     }
 }
 

@@ -66,7 +66,13 @@ pub struct Environment {
 impl Default for Environment {
     /// Thermoneutral room, resting thigh/calf skin (domain.md §4.2 "typical temperatures" [M]).
     fn default() -> Self {
-        Environment { ambient_c: 22.0, skin_type: SkinType::III, perfusion_scale: 1.0, skin_c: 33.0, arterial_c: 37.0 }
+        Environment {
+            ambient_c: 22.0,
+            skin_type: SkinType::III,
+            perfusion_scale: 1.0,
+            skin_c: 33.0,
+            arterial_c: 37.0,
+        }
     }
 }
 
@@ -242,7 +248,11 @@ pub fn expand_training(t: &Training, env: &Environment) -> Vec<Timed> {
     (0..=12)
         .map(|k| {
             let dt_ms = k * 5 * MINUTE_MS;
-            let decay = if k == 12 { 0.0 } else { (-(dt_ms as f64) / TAU_MS).exp() };
+            let decay = if k == 12 {
+                0.0
+            } else {
+                (-(dt_ms as f64) / TAU_MS).exp()
+            };
             Timed {
                 at_ms: t.end_ms + dt_ms,
                 action: Action::SkinState {
@@ -258,14 +268,32 @@ pub fn expand_training(t: &Training, env: &Environment) -> Vec<Timed> {
 /// start, and take the device off after `remove_after_ms`.
 pub fn expand_treatment(at_ms: u64, kind: DeviceKind, t: &Treatment) -> Vec<Timed> {
     let mut out = vec![
-        Timed { at_ms, action: Action::Place { zone: t.zone, distance_mm: t.distance_mm } },
-        Timed { at_ms, action: Action::SelectProgram(t.program) },
+        Timed {
+            at_ms,
+            action: Action::Place {
+                zone: t.zone,
+                distance_mm: t.distance_mm,
+            },
+        },
+        Timed {
+            at_ms,
+            action: Action::SelectProgram(t.program),
+        },
     ];
     if kind == DeviceKind::Mask {
-        out.push(Timed { at_ms, action: Action::EyeShields(true) });
+        out.push(Timed {
+            at_ms,
+            action: Action::EyeShields(true),
+        });
     }
-    out.push(Timed { at_ms: at_ms + PLACE_TO_START_MS, action: Action::Press(Button::Start) });
-    out.push(Timed { at_ms: at_ms + t.remove_after_ms, action: Action::Remove });
+    out.push(Timed {
+        at_ms: at_ms + PLACE_TO_START_MS,
+        action: Action::Press(Button::Start),
+    });
+    out.push(Timed {
+        at_ms: at_ms + t.remove_after_ms,
+        action: Action::Remove,
+    });
     out
 }
 

@@ -31,8 +31,18 @@ pub fn schema() -> Value {
         |what: &str| json!({ "type": "string", "pattern": TIME_PATTERN, "description": what });
     let string = |what: &str| json!({ "type": "string", "minLength": 1, "description": what });
     let mut max_string = 0u8;
+    let mut max_shorted = 1u32;
     for (_, k) in DEVICE_KINDS {
-        max_string = max_string.max(hardware(*k).strings.iter().copied().max().unwrap_or(0));
+        let hw = hardware(*k);
+        max_string = max_string.max(hw.strings.iter().copied().max().unwrap_or(0));
+        max_shorted = max_shorted.max(
+            hw.leds_per_string
+                .iter()
+                .copied()
+                .max()
+                .unwrap_or(1)
+                .saturating_sub(1),
+        );
     }
     let programs = all_program_names();
 
@@ -165,7 +175,7 @@ pub fn schema() -> Value {
                     "kind": { "enum": table(FAULT_KINDS) },
                     "sensor": { "enum": table(SENSORS), "description": "NTC faults" },
                     "string": { "type": "integer", "minimum": 0, "maximum": max_string, "description": "string faults" },
-                    "leds": int(SHORTED_LEDS, "string-short: shorted LEDs"),
+                    "leds": int(IntBounds { lo: SHORTED_LEDS.lo, hi: i64::from(max_shorted) }, "string-short: shorted LEDs, fewer than the string has"),
                     "rate_k_per_hour": num(DRIFT_K_PER_HOUR, "ntc-drift")
                 },
                 "allOf": fault_rules

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use sim::body::{SkinType, Zone};
-use sim::device::DeviceKind;
+use sim::device::{self, DeviceKind, MAX_STRINGS};
 use sim::plant::{NtcId, PlantFault, Tolerances};
 use sim::sensors::NtcFault;
 use toml::Spanned;
@@ -132,8 +132,9 @@ pub const OFF_MS: IntBounds = IntBounds {
 };
 /// Power-off time after a torn NVM write when the file does not say: a quick re-plug, ms.
 pub const DEFAULT_TEAR_OFF_MS: u64 = 1_000;
-/// Shorted LEDs in one string: at least one, and fewer than any string has (design choice until
-/// the device catalog's `leds_per_string` is the bound).
+/// Shorted LEDs in one string: at least one, and fewer than the string has (for a given string
+/// the bound is the device catalog's `leds_per_string` less one; `hi` here bounds the schema and
+/// a `leds` whose string is itself wrong).
 pub const SHORTED_LEDS: IntBounds = IntBounds { lo: 1, hi: 20 };
 /// Firmware uptime at the start, ms: up to the `u32` millisecond wrap (49.7 days), to start near it.
 pub const UPTIME_MS: IntBounds = IntBounds {
@@ -154,61 +155,45 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_OVERRUN_MS: u64 = 2 * MINUTE_MS;
 
 /// What a device class physically has, as far as scenario files can refer to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClassHardware {
     /// Skin-contact NTCs (`contact0`, `contact1` ...); every class also has a board NTC.
     pub contact_ntcs: u8,
-    /// String indices that exist (2 channels × strings per channel, numbered channel-major).
-    pub strings: &'static [u8],
+    /// Global string indices that exist (channel `c` owns strings `2c` and `2c + 1`).
+    pub strings: Vec<u8>,
+    /// Emitters in series in each global string (0 for an absent string).
+    pub leds_per_string: [u32; MAX_STRINGS],
     /// Has a fan (fan-stall applies).
     pub fan: bool,
     /// Has eye shields (masks).
     pub eye_shields: bool,
-    /// Sits on the skin (lift-off/put-back apply; no distance).
+    /// Sits on the skin (lift-off and put-back apply).
     pub contact: bool,
+    /// Used at a distance the user chooses (panels): `distance_cm` is required.
+    pub at_distance: bool,
+    /// LED plane to skin when the file gives no distance (the class's standoff), mm.
+    pub standoff_mm: f64,
 }
 
-/// The hardware of each class (format brief; sim-optics brief "sensors" and "channels"): panel
-/// has no contact NTC; pen/mask/laser one; wrap/pad two; wrap/pad/panel/mask have 2 channels × 2
-/// strings; a pen 2 channels × 1 string (strings 0 and 2); a laser probe one string.
+/// The hardware of a class, from the plant's device catalog (`sim::device::spec`), so the
+/// validator accepts exactly the sensors and strings the plant models. The format brief states
+/// the same table (panel: no contact NTC; pen, mask, laser: one; wrap, pad: two; pen strings 0
+/// and 2; laser probe string 0; fan only on panels); a test holds the catalog to it.
 pub fn hardware(kind: DeviceKindName) -> ClassHardware {
-    const FOUR: &[u8] = &[0, 1, 2, 3];
-    match kind {
-        DeviceKindName::Wrap | DeviceKindName::Pad => ClassHardware {
-            contact_ntcs: 2,
-            strings: FOUR,
-            fan: false,
-            eye_shields: false,
-            contact: true,
-        },
-        DeviceKindName::Panel => ClassHardware {
-            contact_ntcs: 0,
-            strings: FOUR,
-            fan: true,
-            eye_shields: false,
-            contact: false,
-        },
-        DeviceKindName::Mask => ClassHardware {
-            contact_ntcs: 1,
-            strings: FOUR,
-            fan: false,
-            eye_shields: true,
-            contact: true,
-        },
-        DeviceKindName::Pen => ClassHardware {
-            contact_ntcs: 1,
-            strings: &[0, 2],
-            fan: false,
-            eye_shields: false,
-            contact: true,
-        },
-        DeviceKindName::LaserProbe => ClassHardware {
-            contact_ntcs: 1,
-            strings: &[0],
-            fan: false,
-            eye_shields: false,
-            contact: true,
-        },
+    let spec = device::spec(to_device_kind(kind));
+    let strings = (0..MAX_STRINGS)
+        .filter(|s| spec.string_channel(*s).is_some())
+        .filter_map(|s| u8::try_from(s).ok())
+        .collect();
+    ClassHardware {
+        contact_ntcs: spec.sensors.contact_ntcs,
+        strings,
+        leds_per_string: std::array::from_fn(|s| spec.string_leds(s)),
+        fan: spec.sensors.fan,
+        eye_shields: spec.sensors.eye_shield,
+        contact: spec.contact,
+        at_distance: kind == DeviceKindName::Panel,
+        standoff_mm: spec.distance_cm * 10.0,
     }
 }
 
@@ -624,7 +609,8 @@ impl Check<'_> {
         found
     }
 
-    /// Panel distance: required for panels, forbidden for contact devices. Returns mm.
+    /// Panel distance: required for panels, forbidden for the others (which sit at their
+    /// standoff). Returns mm.
     fn distance(
         &mut self,
         v: &Option<Spanned<f64>>,
@@ -633,8 +619,9 @@ impl Check<'_> {
         what: &str,
     ) -> Option<f64> {
         let kind = kind?;
-        match (v, hardware(kind).contact) {
-            (None, false) => {
+        let hw = hardware(kind);
+        match (v, hw.at_distance) {
+            (None, true) => {
                 let b = DISTANCE_CM;
                 self.err(
                     entry,
@@ -648,7 +635,7 @@ impl Check<'_> {
                 );
                 None
             }
-            (Some(v), true) => {
+            (Some(v), false) => {
                 self.err(
                     v.span(),
                     ErrorKind::Conflict,
@@ -659,10 +646,10 @@ impl Check<'_> {
                 );
                 None
             }
-            (Some(v), false) => self
+            (Some(v), true) => self
                 .float(v, "distance_cm", DISTANCE_CM)
                 .map(|cm| cm * 10.0),
-            (None, true) => Some(0.0),
+            (None, false) => Some(hw.standoff_mm),
         }
     }
 
@@ -1416,11 +1403,37 @@ fn check_fault(
         found
     });
     ok &= f.string.is_none() || string.is_some();
-    let leds = f
-        .leds
-        .as_ref()
-        .and_then(|l| c.int(l, "leds", SHORTED_LEDS))
-        .and_then(|l| u8::try_from(l).ok());
+    let leds = f.leds.as_ref().and_then(|l| {
+        // Shorting every emitter of a string is a different fault (a dead short); at least one
+        // must still drop its forward voltage.
+        let Some(s) = string else {
+            return c
+                .int(l, "leds", SHORTED_LEDS)
+                .and_then(|l| u8::try_from(l).ok());
+        };
+        let in_string = hw.leds_per_string[usize::from(s)];
+        if in_string < 2 {
+            c.err(
+                l.span(),
+                ErrorKind::Unsupported,
+                format!(
+                    "string {s} of {} has {in_string} LED; expected a string of two or more",
+                    a_class(class)
+                ),
+            );
+            return None;
+        }
+        let hi = i64::from(in_string - 1).min(i64::from(u8::MAX));
+        c.int(
+            l,
+            "leds",
+            IntBounds {
+                lo: SHORTED_LEDS.lo,
+                hi,
+            },
+        )
+        .and_then(|l| u8::try_from(l).ok())
+    });
     ok &= f.leds.is_none() || leds.is_some();
     let rate_k_per_hour = c.opt_float(&f.rate_k_per_hour, "rate_k_per_hour", DRIFT_K_PER_HOUR);
     ok &= f.rate_k_per_hour.is_none() || rate_k_per_hour.is_some();
@@ -1593,6 +1606,36 @@ mod tests {
                     p.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn device_catalog_has_the_hardware_the_format_documents() {
+        // (class, contact NTCs, strings, fan, eye shields): the format brief and scenarios/README.md.
+        let want: &[(DeviceKindName, u8, &[u8], bool, bool)] = &[
+            (DeviceKindName::Wrap, 2, &[0, 1, 2, 3], false, false),
+            (DeviceKindName::Pad, 2, &[0, 1, 2, 3], false, false),
+            (DeviceKindName::Panel, 0, &[0, 1, 2, 3], true, false),
+            (DeviceKindName::Mask, 1, &[0, 1, 2, 3], false, true),
+            (DeviceKindName::Pen, 1, &[0, 2], false, false),
+            (DeviceKindName::LaserProbe, 1, &[0], false, false),
+        ];
+        for (kind, ntcs, strings, fan, shields) in want {
+            let hw = hardware(*kind);
+            assert_eq!(
+                (
+                    hw.contact_ntcs,
+                    hw.strings.as_slice(),
+                    hw.fan,
+                    hw.eye_shields
+                ),
+                (*ntcs, *strings, *fan, *shields),
+                "{kind:?}"
+            );
+            assert!(
+                hw.standoff_mm > 0.0,
+                "{kind:?}: a default distance the optics can use"
+            );
         }
     }
 

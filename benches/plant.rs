@@ -1,0 +1,58 @@
+//! Plant step cost: one 10 ms control tick of a wrap in session, and one 16-hour idle jump.
+//!
+//! The product budget is ~100 ns per control tick for the whole loop (product.md, Performance);
+//! the idle jump must cost the same whatever its length (idle time is jumped, not stepped).
+//! Measured at the first version (`cargo bench --bench plant -- --quick`, 2-core dev box):
+//! ~580 ns per 10 ms tick, ~475 µs per 16 h jump (one fresh discretisation).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sim::body::{SkinType, Zone};
+use sim::device::{self, DeviceKind};
+use sim::plant::{BodyConfig, Drive, Plant, PlantChange, PlantConfig, TICK_MS, Tolerances};
+use std::hint::black_box;
+
+fn wrap_in_session() -> Plant {
+    let cfg = PlantConfig {
+        device: DeviceKind::Wrap,
+        body: BodyConfig {
+            skin_type: SkinType::III,
+            perfusion_scale: 1.0,
+            arterial_c: 37.0,
+            skin_c: 33.0,
+        },
+        ambient_c: 25.0,
+        tolerances: Tolerances::default(),
+        noise_seed: 1,
+    };
+    let mut p = Plant::new(&cfg);
+    p.apply(PlantChange::Place {
+        zone: Zone::LeftCalf,
+        distance_mm: 0.0,
+    });
+    let spec = device::spec(DeviceKind::Wrap);
+    let mut drive = Drive {
+        hw_enable: true,
+        ..Drive::default()
+    };
+    for (c, ch) in spec.channels.iter().enumerate() {
+        drive.duty_permille[c] = 1000;
+        drive.current_ma[c] = ch.nominal_current_ma.round() as u16;
+    }
+    p.set_drive(&drive);
+    p
+}
+
+fn bench_plant(c: &mut Criterion) {
+    let mut session = wrap_in_session();
+    c.bench_function("plant_advance_10ms_wrap_session", |b| {
+        b.iter(|| session.advance(black_box(TICK_MS)))
+    });
+    let mut idle = wrap_in_session();
+    idle.set_drive(&Drive::default());
+    c.bench_function("plant_advance_16h_idle_jump", |b| {
+        b.iter(|| idle.advance(black_box(16 * 3600 * 1000)))
+    });
+}
+
+criterion_group!(benches, bench_plant);
+criterion_main!(benches);

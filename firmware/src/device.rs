@@ -1,0 +1,457 @@
+//! The hardware the firmware is written for: device classes, body zones, and the factory
+//! calibration of each class (the firmware's "schematic and calibration sheet").
+//!
+//! Real firmware knows its board from constants burnt in at build or at end-of-line calibration;
+//! it never asks the plant. Everything here that describes the *plant* (irradiance, LED counts,
+//! thermal resistances) is gathered in one table, [`CALIBRATION`], marked PROVISIONAL: the plant
+//! is designed in parallel and the lead replaces these numbers with the plant's measured values
+//! without touching any logic.
+
+use crate::boundary::{MAX_CHANNELS, STRINGS_PER_CHANNEL};
+
+/// The device classes of `domain.md` §1.3, as the firmware is built for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum DeviceClass {
+    /// Flexible contact wrap (calves, quadriceps, hamstrings).
+    Wrap = 0,
+    /// Flat contact pad (glutes, back, quadriceps).
+    Pad = 1,
+    /// Flat panel used at a distance (quadriceps, hamstrings, glutes, back).
+    Panel = 2,
+    /// Face mask.
+    Mask = 3,
+    /// Hand-held LED cluster pen (Achilles, knees, hip).
+    Pen = 4,
+    /// Hand-held class 3B laser probe (Achilles, knees, hip).
+    LaserProbe = 5,
+}
+
+impl DeviceClass {
+    /// Every class, in code order.
+    pub const ALL: [DeviceClass; 6] = [
+        DeviceClass::Wrap,
+        DeviceClass::Pad,
+        DeviceClass::Panel,
+        DeviceClass::Mask,
+        DeviceClass::Pen,
+        DeviceClass::LaserProbe,
+    ];
+
+    /// Decode a class code; `None` for codes outside the set.
+    pub fn from_u8(code: u8) -> Option<DeviceClass> {
+        DeviceClass::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The class code (the `#[repr(u8)]` discriminant).
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// A treated body zone, as the firmware numbers them (stable wire and NVM ids: keep the order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum ZoneId {
+    /// Left calf (triceps surae).
+    LeftCalf = 0,
+    /// Right calf.
+    RightCalf = 1,
+    /// Left quadriceps.
+    LeftQuad = 2,
+    /// Right quadriceps.
+    RightQuad = 3,
+    /// Left hamstrings.
+    LeftHamstring = 4,
+    /// Right hamstrings.
+    RightHamstring = 5,
+    /// Glutes.
+    Glutes = 6,
+    /// Lower back.
+    Back = 7,
+    /// Left Achilles tendon.
+    LeftAchilles = 8,
+    /// Right Achilles tendon.
+    RightAchilles = 9,
+    /// Left knee (patellar tendon).
+    LeftKnee = 10,
+    /// Right knee.
+    RightKnee = 11,
+    /// Hip (trochanter major).
+    Hip = 12,
+    /// Face.
+    Face = 13,
+}
+
+impl ZoneId {
+    /// Every zone, in id order.
+    pub const ALL: [ZoneId; 14] = [
+        ZoneId::LeftCalf,
+        ZoneId::RightCalf,
+        ZoneId::LeftQuad,
+        ZoneId::RightQuad,
+        ZoneId::LeftHamstring,
+        ZoneId::RightHamstring,
+        ZoneId::Glutes,
+        ZoneId::Back,
+        ZoneId::LeftAchilles,
+        ZoneId::RightAchilles,
+        ZoneId::LeftKnee,
+        ZoneId::RightKnee,
+        ZoneId::Hip,
+        ZoneId::Face,
+    ];
+
+    /// Decode a zone id; `None` outside the set.
+    pub fn from_u8(code: u8) -> Option<ZoneId> {
+        ZoneId::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The zone id (the `#[repr(u8)]` discriminant).
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+/// LED emitter families the devices use, with their output-model constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wavelength {
+    /// 630 nm AlInGaP red.
+    Red630,
+    /// 660 nm deep red.
+    Red660,
+    /// 810 nm NIR (laser diode in the probe).
+    Nir810,
+    /// 850 nm NIR.
+    Nir850,
+}
+
+impl Wavelength {
+    /// Peak wavelength, nm.
+    pub fn nm(self) -> u16 {
+        match self {
+            Wavelength::Red630 => 630,
+            Wavelength::Red660 => 660,
+            Wavelength::Nir810 => 810,
+            Wavelength::Nir850 => 850,
+        }
+    }
+
+    /// True for the IR-A band (780–3000 nm) that the eye limits of IEC 62471 apply to
+    /// (domain.md §5.3 [M]).
+    pub fn is_nir(self) -> bool {
+        self.nm() >= 780
+    }
+
+    /// Droop constant `d` of the relative-flux curve `g(x) = x / (1 + d (x − 1))`, dimensionless.
+    ///
+    /// 660 nm: 0.014, from the ams-OSRAM GH CSSRM4.24 datasheet (530 mW at 350 mA, 1045 mW at
+    /// 700 mA: g(2) = 1.972) (domain.md §3.2 [V]); other families: 0.05, a typical droop
+    /// (domain.md §3.1 [M]).
+    pub fn droop(self) -> f32 {
+        match self {
+            Wavelength::Red660 => 0.014,
+            Wavelength::Red630 | Wavelength::Nir810 | Wavelength::Nir850 => 0.05,
+        }
+    }
+
+    /// Output temperature coefficient `k_Φ`, 1/K (relative change of radiant flux per kelvin of
+    /// junction temperature above 25 °C).
+    ///
+    /// 660 nm: −0.28 %/K (domain.md §3.2 [V] Vinogradova 2013); 630 nm: −0.5 %/K (domain.md §3.2
+    /// [M]); 810/850 nm: −0.3 %/K (domain.md §3.2 [M]).
+    pub fn k_phi_per_k(self) -> f32 {
+        match self {
+            Wavelength::Red660 => -0.0028,
+            Wavelength::Red630 => -0.005,
+            Wavelength::Nir810 | Wavelength::Nir850 => -0.003,
+        }
+    }
+}
+
+/// Factory calibration of one LED channel (one wavelength group of parallel strings).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChannelCalibration {
+    /// Emitter family.
+    pub wavelength: Wavelength,
+    /// Strings fitted on this channel (1..=`STRINGS_PER_CHANNEL`); string `s` of channel `c` is
+    /// boundary string `c * STRINGS_PER_CHANNEL + s`.
+    pub strings: u8,
+    /// Nominal drive current per string, mA (the brief's device table).
+    pub nominal_ma: u16,
+    /// Zone-mean irradiance of the whole channel at nominal current, T_j 25 °C, duty 100 %
+    /// (panels: at the reference distance), mW/cm² (the brief's device table; PROVISIONAL).
+    pub irradiance_mw_cm2: f32,
+    /// Peak-point to zone-mean irradiance ratio, dimensionless (brief: 2.0 for contact devices,
+    /// 1.3 for the panel; PROVISIONAL).
+    pub peak_to_mean: f32,
+    /// LEDs in series per string.
+    pub leds_per_string: u8,
+    /// Lowest forward voltage of one healthy LED over the operating range (hot junction, lowest
+    /// current), mV; a string reading below `(n − ½)·V_F,min` has a shorted LED (domain.md §6.3).
+    pub vf_min_mv: u16,
+    /// Wall-plug efficiency, for the heat estimate `P_heat = P_el (1 − WPE)` (domain.md §3.1).
+    pub wpe: f32,
+    /// Junction-to-board thermal resistance of one LED, K/W (domain.md §3.2).
+    pub r_th_jb_k_per_w: f32,
+    /// Maximum junction temperature, °C (domain.md §3.2 [V]: 135 °C red, 145 °C IR).
+    pub t_j_max_c: f32,
+}
+
+/// Factory calibration of one device class.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceCalibration {
+    /// The class this sheet describes.
+    pub class: DeviceClass,
+    /// Channel 0 (red, or the laser) and channel 1 (NIR); `None` when not fitted.
+    pub channels: [Option<ChannelCalibration>; MAX_CHANNELS],
+    /// Contact NTCs fitted (boundary indices `0..contact_ntcs`).
+    pub contact_ntcs: u8,
+    /// Skin-contact sensor fitted; emission requires contact (domain.md §6.4).
+    pub skin_contact: bool,
+    /// Eye-shield detect fitted; NIR requires shields (domain.md §6.4).
+    pub eye_shield: bool,
+    /// Fan with tachometer fitted (domain.md §6.3, fan failure).
+    pub fan: bool,
+    /// Time-of-flight distance sensor fitted; dose scales with [`PANEL_DISTANCE_TABLE`].
+    pub distance_sensor: bool,
+    /// Board-to-ambient thermal resistance of the whole LED board, K/W: the covered-device
+    /// monitor's model of how far the board should rise for the heat it dissipates (domain.md
+    /// §6.2 "rise vs model prediction").
+    pub board_r_th_k_per_w: f32,
+    /// Board thermal time constant, s (same model).
+    pub board_tau_s: f32,
+}
+
+impl DeviceCalibration {
+    /// Boundary string indices fitted on channel `c`.
+    pub fn strings_of(&self, c: usize) -> core::ops::Range<usize> {
+        let n = self.channels[c].map_or(0, |ch| usize::from(ch.strings));
+        c * STRINGS_PER_CHANNEL..c * STRINGS_PER_CHANNEL + n
+    }
+}
+
+/// Reference distance of the panel's calibrated irradiance, mm (domain.md §1.3: 15 cm typical).
+pub const PANEL_REFERENCE_DISTANCE_MM: u16 = 150;
+
+/// Panel irradiance relative to [`PANEL_REFERENCE_DISTANCE_MM`] against distance, (mm, ratio).
+///
+/// PROVISIONAL: the centre view factor of a 30 × 45 cm Lambertian panel (domain.md §2.3 [D]:
+/// F = 0.937, 0.793, 0.635, 0.314, 0.172 at 5, 10, 15, 30, 45 cm), normalised to 15 cm. The plant's
+/// measured dosing chart replaces it. Linear interpolation between rows; the firmware refuses
+/// distances outside the table's allowed range ([`PANEL_MIN_DISTANCE_MM`],
+/// [`PANEL_MAX_DISTANCE_MM`]).
+pub const PANEL_DISTANCE_TABLE: [(u16, f32); 5] = [
+    (50, 1.476),
+    (100, 1.249),
+    (150, 1.0),
+    (300, 0.494),
+    (450, 0.271),
+];
+
+/// Closest allowed panel distance, mm (brief: refuse < 10 cm; domain.md §6.4).
+pub const PANEL_MIN_DISTANCE_MM: u16 = 100;
+/// Farthest allowed panel distance, mm: the end of [`PANEL_DISTANCE_TABLE`] (no extrapolation).
+pub const PANEL_MAX_DISTANCE_MM: u16 = 450;
+
+/// Relative panel irradiance at `distance_mm` (1.0 at the reference distance), from
+/// [`PANEL_DISTANCE_TABLE`]; clamped to the table's ends.
+pub fn panel_distance_factor(distance_mm: u16) -> f32 {
+    let t = &PANEL_DISTANCE_TABLE;
+    if distance_mm <= t[0].0 {
+        return t[0].1;
+    }
+    for w in t.windows(2) {
+        let ((d0, f0), (d1, f1)) = (w[0], w[1]);
+        if distance_mm <= d1 {
+            let u = f32::from(distance_mm - d0) / f32::from(d1 - d0);
+            return f0 + (f1 - f0) * u;
+        }
+    }
+    t[t.len() - 1].1
+}
+
+const fn channel(
+    wavelength: Wavelength,
+    strings: u8,
+    nominal_ma: u16,
+    irradiance_mw_cm2: f32,
+    peak_to_mean: f32,
+    leds_per_string: u8,
+    r_th_jb_k_per_w: f32,
+) -> Option<ChannelCalibration> {
+    // Family constants: V_F,min hot (domain.md §3.2: 2.02 V at 700 mA for 660 nm [V], k_V −2 mV/K
+    // [M] → ≥ 1.8 V hot; single-junction GaAs/AlGaAs NIR ≈ 1.5 V, −1.5 mV/K [M] → ≥ 1.3 V hot);
+    // WPE (domain.md §3.2: 660 nm 0.645–0.81 [V] → 0.6 at mid-power; 630 nm 0.35 [M]; NIR 0.40
+    // [M]); T_j,max 135 °C red, 145 °C IR (domain.md §3.2 [V]).
+    let (vf_min_mv, wpe, t_j_max_c) = match wavelength {
+        Wavelength::Red660 => (1800, 0.6, 135.0),
+        Wavelength::Red630 => (1800, 0.35, 135.0),
+        Wavelength::Nir810 | Wavelength::Nir850 => (1300, 0.4, 145.0),
+    };
+    Some(ChannelCalibration {
+        wavelength,
+        strings,
+        nominal_ma,
+        irradiance_mw_cm2,
+        peak_to_mean,
+        leds_per_string,
+        vf_min_mv,
+        wpe,
+        r_th_jb_k_per_w,
+        t_j_max_c,
+    })
+}
+
+/// PROVISIONAL factory calibration, one row per class, in [`DeviceClass`] code order.
+///
+/// Currents, irradiances and peak/mean ratios are the brief's device table (to be replaced by the
+/// plant's measured values). LED counts per string, R_th,jb (domain.md §3.2: 5 K/W high-power
+/// ceramic [V], 20 K/W mid-power SMD [M], 25 K/W compact 810 nm [V]) and the board model are
+/// engineering placeholders chosen to be plausible; every number the plant design fixes belongs
+/// here and nowhere else.
+pub const CALIBRATION: [DeviceCalibration; 6] = [
+    DeviceCalibration {
+        class: DeviceClass::Wrap,
+        channels: [
+            channel(Wavelength::Red660, 2, 200, 8.0, 2.0, 6, 20.0),
+            channel(Wavelength::Nir850, 2, 200, 8.0, 2.0, 8, 20.0),
+        ],
+        contact_ntcs: 2,
+        skin_contact: true,
+        eye_shield: false,
+        fan: false,
+        distance_sensor: false,
+        board_r_th_k_per_w: 4.0,
+        board_tau_s: 300.0,
+    },
+    DeviceCalibration {
+        class: DeviceClass::Pad,
+        channels: [
+            channel(Wavelength::Red630, 2, 200, 6.0, 2.0, 6, 20.0),
+            channel(Wavelength::Nir850, 2, 200, 6.0, 2.0, 8, 20.0),
+        ],
+        contact_ntcs: 2,
+        skin_contact: true,
+        eye_shield: false,
+        fan: false,
+        distance_sensor: false,
+        board_r_th_k_per_w: 4.0,
+        board_tau_s: 400.0,
+    },
+    DeviceCalibration {
+        class: DeviceClass::Panel,
+        channels: [
+            channel(Wavelength::Red660, 2, 700, 25.0, 1.3, 12, 5.0),
+            channel(Wavelength::Nir850, 2, 700, 25.0, 1.3, 12, 5.0),
+        ],
+        contact_ntcs: 0,
+        skin_contact: false,
+        eye_shield: false,
+        fan: true,
+        distance_sensor: true,
+        board_r_th_k_per_w: 0.5,
+        board_tau_s: 600.0,
+    },
+    DeviceCalibration {
+        class: DeviceClass::Mask,
+        channels: [
+            channel(Wavelength::Red630, 2, 100, 10.0, 2.0, 8, 20.0),
+            channel(Wavelength::Nir850, 2, 100, 5.0, 2.0, 8, 20.0),
+        ],
+        contact_ntcs: 1,
+        skin_contact: false,
+        eye_shield: true,
+        fan: false,
+        distance_sensor: false,
+        board_r_th_k_per_w: 8.0,
+        board_tau_s: 300.0,
+    },
+    DeviceCalibration {
+        class: DeviceClass::Pen,
+        channels: [
+            channel(Wavelength::Red660, 1, 350, 40.0, 2.0, 4, 8.0),
+            channel(Wavelength::Nir850, 1, 350, 40.0, 2.0, 4, 8.0),
+        ],
+        contact_ntcs: 1,
+        skin_contact: true,
+        eye_shield: false,
+        fan: false,
+        distance_sensor: false,
+        board_r_th_k_per_w: 10.0,
+        board_tau_s: 120.0,
+    },
+    DeviceCalibration {
+        class: DeviceClass::LaserProbe,
+        channels: [
+            channel(Wavelength::Nir810, 1, 150, 125.0, 2.0, 1, 25.0),
+            None,
+        ],
+        contact_ntcs: 1,
+        skin_contact: true,
+        eye_shield: false,
+        fan: false,
+        distance_sensor: false,
+        board_r_th_k_per_w: 15.0,
+        board_tau_s: 120.0,
+    },
+];
+
+/// The calibration sheet of `class`.
+pub fn calibration(class: DeviceClass) -> &'static DeviceCalibration {
+    &CALIBRATION[usize::from(class.as_u8())]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Interpolation of a 5-row table in f32: the ratios carry 3–4 significant digits, so
+    /// anything within 1e-4 is the same number.
+    const TABLE_TOLERANCE: f32 = 1e-4;
+
+    #[test]
+    fn codes_round_trip_and_tables_are_in_order() {
+        for (i, c) in DeviceClass::ALL.iter().enumerate() {
+            assert_eq!(usize::from(c.as_u8()), i);
+            assert_eq!(DeviceClass::from_u8(c.as_u8()), Some(*c));
+            assert_eq!(calibration(*c).class, *c);
+        }
+        assert_eq!(DeviceClass::from_u8(6), None);
+        for (i, z) in ZoneId::ALL.iter().enumerate() {
+            assert_eq!(usize::from(z.as_u8()), i);
+            assert_eq!(ZoneId::from_u8(z.as_u8()), Some(*z));
+        }
+        assert_eq!(ZoneId::from_u8(14), None);
+    }
+
+    #[test]
+    fn panel_distance_factor_interpolates_and_clamps() {
+        let cases: &[(u16, f32)] = &[
+            (0, 1.476),
+            (50, 1.476),
+            (100, 1.249),
+            (125, 1.1245),
+            (150, 1.0),
+            (225, 0.747),
+            (450, 0.271),
+            (900, 0.271),
+        ];
+        for &(d, want) in cases {
+            let got = panel_distance_factor(d);
+            assert!(
+                (got - want).abs() < TABLE_TOLERANCE,
+                "d {d}: {got} != {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn nir_band_and_strings() {
+        assert!(Wavelength::Nir810.is_nir() && Wavelength::Nir850.is_nir());
+        assert!(!Wavelength::Red630.is_nir() && !Wavelength::Red660.is_nir());
+        assert_eq!(calibration(DeviceClass::Pen).strings_of(1), 2..3);
+        assert_eq!(calibration(DeviceClass::LaserProbe).strings_of(1), 2..2);
+        assert_eq!(calibration(DeviceClass::Wrap).strings_of(0), 0..2);
+    }
+}

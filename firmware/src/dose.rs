@@ -1,0 +1,164 @@
+//! Dose estimation: the output model and the fluence integrator.
+//!
+//! The firmware has no photodiode, so its dose is a model of what it commanded: the calibrated
+//! irradiance of each channel, scaled by the droop curve at the commanded current, by the
+//! junction-temperature coefficient at the estimated junction temperature, by the PWM duty, and
+//! (panels) by the distance table. Using the nominal output instead over-reports late in a
+//! session, when the LEDs are hot (domain.md §8.8).
+//!
+//! Fluence is accumulated as integers (µW/cm² × ms = nJ/cm²) so that a 20-minute session of
+//! 10 ms ticks loses nothing to float rounding and two runs agree bit for bit.
+
+use crate::boundary::MAX_CHANNELS;
+use crate::device::{ChannelCalibration, DeviceCalibration};
+
+/// Relative radiant flux at current ratio `x = I/I_nom` (dimensionless), droop `d` (dimensionless):
+/// `g(x) = x / (1 + d (x − 1))`, g(1) = 1 (brief; domain.md §3.1 "g(I) is sub-linear").
+pub fn relative_flux(x: f32, droop: f32) -> f32 {
+    if x <= 0.0 {
+        0.0
+    } else {
+        x / (1.0 + droop * (x - 1.0))
+    }
+}
+
+/// Junction-temperature factor `1 + k_Φ (T_j − 25 °C)` (domain.md §3.1), k_Φ in 1/K, T_j in °C;
+/// never negative.
+pub fn thermal_factor(k_phi_per_k: f32, t_j_c: f32) -> f32 {
+    (1.0 + k_phi_per_k * (t_j_c - 25.0)).max(0.0)
+}
+
+/// Modelled zone-mean irradiance of one channel, µW/cm²:
+/// `E = E_cal · g(I/I_nom) · (1 + k_Φ (T_j − 25)) · duty · distance_factor` (domain.md §3.1,
+/// `⟨Φ_e⟩ = D · Φ_e(I_on, T_j)`), E_cal in mW/cm², I in mA, T_j in °C, duty in ‰.
+pub fn channel_irradiance_uw_cm2(
+    ch: &ChannelCalibration,
+    current_ma: u16,
+    duty_permille: u16,
+    t_j_c: f32,
+    distance_factor: f32,
+) -> u32 {
+    let x = f32::from(current_ma) / f32::from(ch.nominal_ma);
+    let e_mw_cm2 = ch.irradiance_mw_cm2
+        * relative_flux(x, ch.wavelength.droop())
+        * thermal_factor(ch.wavelength.k_phi_per_k(), t_j_c)
+        * (f32::from(duty_permille) / 1000.0)
+        * distance_factor;
+    libm::roundf(e_mw_cm2 * 1000.0) as u32
+}
+
+/// Delivered fluence of one session, per channel, as the firmware estimates it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DoseMeter {
+    channel_nj_cm2: [u64; MAX_CHANNELS],
+}
+
+impl DoseMeter {
+    /// Add `elapsed_ms` at the given per-channel irradiance (`H = E·t`, domain.md §1.1):
+    /// µW/cm² × ms = nJ/cm².
+    pub fn add(&mut self, irradiance_uw_cm2: [u32; MAX_CHANNELS], elapsed_ms: u32) {
+        for (h, e) in self.channel_nj_cm2.iter_mut().zip(irradiance_uw_cm2) {
+            *h += u64::from(e) * u64::from(elapsed_ms);
+        }
+    }
+
+    /// Zone-mean fluence of channel `c`, mJ/cm² (rounded down).
+    pub fn channel_mj_cm2(&self, c: usize) -> u32 {
+        (self.channel_nj_cm2[c] / 1_000_000) as u32
+    }
+
+    /// Zone-mean fluence over all channels, mJ/cm² (rounded down).
+    pub fn mean_mj_cm2(&self) -> u32 {
+        (self.channel_nj_cm2.iter().sum::<u64>() / 1_000_000) as u32
+    }
+
+    /// Peak-point fluence bound, mJ/cm²: Σ_c peak/mean_c · H_c. An upper bound, since the
+    /// channels' hot spots need not coincide.
+    pub fn peak_mj_cm2(&self, cal: &DeviceCalibration) -> u32 {
+        let mut nj = 0.0f32;
+        for (h, ch) in self.channel_nj_cm2.iter().zip(cal.channels.iter()) {
+            if let Some(ch) = ch {
+                nj += *h as f32 * ch.peak_to_mean;
+            }
+        }
+        libm::ceilf(nj / 1.0e6) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{DeviceClass, Wavelength, calibration};
+
+    /// f32 evaluation of a rational expression of a few terms: relative error ~1e-7; 1e-5 is
+    /// "the same number" with room for the constants' own rounding.
+    const MODEL_TOLERANCE: f32 = 1e-5;
+
+    #[test]
+    fn output_model_cases() {
+        // (x, droop, g) — g(1) = 1; g(2) for 660 nm matches the datasheet 1045/530 = 1.972
+        // (domain.md §3.2 [V]) to the 3 digits the droop constant carries.
+        let cases = [
+            (1.0, 0.014, 1.0),
+            (0.0, 0.05, 0.0),
+            (2.0, 0.014, 2.0 / 1.014),
+            (0.5, 0.05, 0.5 / 0.975),
+            (-1.0, 0.05, 0.0),
+        ];
+        for (x, d, want) in cases {
+            let got = relative_flux(x, d);
+            assert!(
+                (got - want).abs() < MODEL_TOLERANCE,
+                "g({x}, {d}) = {got}, want {want}"
+            );
+        }
+        // (k, T_j, factor): 660 nm loses 7 % from 25 to 50 °C (domain.md §0.1 #8 [V]).
+        let cases = [
+            (Wavelength::Red660.k_phi_per_k(), 50.0, 0.93),
+            (Wavelength::Red630.k_phi_per_k(), 45.0, 0.90),
+            (Wavelength::Nir850.k_phi_per_k(), 25.0, 1.0),
+            (Wavelength::Red630.k_phi_per_k(), 400.0, 0.0),
+        ];
+        for (k, t, want) in cases {
+            let got = thermal_factor(k, t);
+            assert!(
+                (got - want).abs() < MODEL_TOLERANCE,
+                "f({k}, {t}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn channel_irradiance_cases() {
+        let wrap = calibration(DeviceClass::Wrap);
+        let red = wrap.channels[0].unwrap();
+        // (current, duty, T_j, distance factor, µW/cm²)
+        let cases = [
+            (200, 1000, 25.0, 1.0, 8000),
+            (200, 500, 25.0, 1.0, 4000),
+            (200, 1000, 50.0, 1.0, 7440),
+            (0, 1000, 25.0, 1.0, 0),
+            (200, 1000, 25.0, 0.5, 4000),
+        ];
+        for (i, d, t, f, want) in cases {
+            assert_eq!(
+                channel_irradiance_uw_cm2(&red, i, d, t, f),
+                want,
+                "{i} mA {d} ‰ {t} °C x{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn meter_integrates_exactly() {
+        let mut m = DoseMeter::default();
+        // 16 mW/cm² for 562.5 s in 10 ms ticks is 9000 mJ/cm², exactly.
+        for _ in 0..56_250 {
+            m.add([8000, 8000], 10);
+        }
+        assert_eq!(m.mean_mj_cm2(), 9000);
+        assert_eq!(m.channel_mj_cm2(1), 4500);
+        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Wrap)), 18000);
+        assert_eq!(m.peak_mj_cm2(calibration(DeviceClass::Panel)), 11700);
+    }
+}

@@ -1,0 +1,1107 @@
+//! The firmware's state machine: [`Firmware::boot`] and [`Firmware::step`].
+//!
+//! One step reads the whole [`InputFrame`], and in this order: advances the uptime clock,
+//! converts the sensors, integrates the dose delivered since the last step under the *previous*
+//! command, looks for faults, debounces the buttons, takes at most one transition, and computes
+//! the outputs and the NVM write. Everything it needs between steps is in [`Firmware`], a
+//! fixed-size `Copy` value; nothing is allocated. The states and their thresholds are drawn in
+//! the crate documentation.
+
+use crate::boundary::{
+    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, NVM_SIZE, OutputFrame, SessionState,
+    buttons, hw,
+};
+use crate::device::{
+    DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
+    panel_distance_factor,
+};
+use crate::dose::{DoseMeter, channel_irradiance_uw_cm2};
+use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
+use crate::ntc::{self, NtcReading};
+use crate::nvm::{
+    self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
+};
+use crate::programs::{Program, nominal_irradiance_mw_cm2, programs, zone_slot};
+use crate::thermal::{self, CoveredMonitor, LIMITS};
+
+/// Control tick while a session runs or anything is pending, ms (brief: 10 ms).
+pub const TREAT_TICK_MS: u32 = 10;
+/// Wake-up period while paused, ms: the pause timeout and resumption need no finer resolution.
+pub const PAUSE_WAKE_MS: u32 = 100;
+/// Wake-up period at rest, ms: often enough for the 1 s fault.safe budget when a fault appears
+/// with no input change, rare enough that idle days cost little.
+pub const IDLE_WAKE_MS: u32 = 1000;
+/// A button level must hold this long, over at least two samples, to count, ms.
+pub const DEBOUNCE_MS: u64 = 20;
+/// A paused session ends after this long, ms (session auto-off; domain.md §6.1 "no silent
+/// restart": resuming always needs a press).
+pub const PAUSE_TIMEOUT_MS: u64 = 300_000;
+/// At rest, the uptime is persisted at least this often, ms, so that a power cut loses at most
+/// this much uptime (which only makes the caps stricter).
+pub const UPTIME_PERSIST_MS: u64 = 30 * 60_000;
+/// A step further from the previous than this is an implausible clock (the counter went
+/// backwards, or the firmware was not run for ~25 days while it asked to be woken within 1 s).
+pub const MAX_PLAUSIBLE_STEP_MS: u32 = 1 << 31;
+/// A start is refused when, at nominal output, the target would need more than this fraction of
+/// the time limit (panels too far away): the rest is headroom for thermal derating.
+pub const REACHABLE_FRACTION: f32 = 0.8;
+/// A session cut by its timer is reported `Completed` only if it delivered at least this fraction
+/// of its target (the low edge of the ±15 % dose.session tolerance); otherwise `Stopped`.
+pub const COMPLETED_FRACTION: f32 = 0.85;
+/// Window over which temperature rates are measured, ms (ADC noise over one 10 ms tick would
+/// swamp a 0.5 K/s threshold).
+pub const RATE_WINDOW_MS: u64 = 1000;
+/// Faster than this an NTC is implausible, K/s (domain.md §6.3).
+pub const IMPLAUSIBLE_RATE_K_PER_S: f32 = 5.0;
+/// Two contact NTCs further apart than this are implausible, K (domain.md §6.3) ...
+pub const NTC_DISAGREE_K: f32 = 5.0;
+/// ... for this long, ms ...
+pub const NTC_DISAGREE_HOLD_MS: u64 = 10_000;
+/// ... after this much treatment (both sensors settled on the skin through their ~10 s lag), ms.
+pub const NTC_SETTLE_MS: u64 = 60_000;
+/// A contact NTC this far below the ambient at start, while treating, is implausible, K (domain.md
+/// §6.3 "reading < ambient − 5 K during treatment"), for [`NTC_DISAGREE_HOLD_MS`].
+pub const BELOW_AMBIENT_K: f32 = 5.0;
+/// Stuck check window: the first this-much of emission, ms (domain.md §6.3 "N minutes").
+pub const STUCK_WINDOW_MS: u64 = 300_000;
+/// A contact NTC that moved less than this over the window is stuck, K (domain.md §6.3) ...
+pub const STUCK_MIN_CHANGE_K: f32 = 0.1;
+/// ... provided the board warmed by at least this (heat was flowing), K.
+pub const STUCK_BOARD_RISE_K: f32 = 1.0;
+/// Fan tachometer may be absent for this long while treating (spin-up), ms.
+pub const FAN_GRACE_MS: u64 = 2000;
+/// Plausible contact NTC range, °C (body-worn; outside it the sensor is broken).
+pub const CONTACT_RANGE_C: (f32, f32) = (-10.0, 80.0);
+/// Plausible board NTC range, °C.
+pub const BOARD_RANGE_C: (f32, f32) = (-20.0, 125.0);
+
+/// Why a start request was refused (low nibble of the `Refused` detail code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Refusal {
+    /// The selector points past the program table.
+    InvalidProgram = 1,
+    /// Contact device not on the skin.
+    NoSkinContact = 2,
+    /// Mask program with NIR and no eye shields.
+    NoEyeShield = 3,
+    /// Panel distance missing or outside 10–45 cm.
+    Distance = 4,
+    /// Contact NTC above 38 °C.
+    HotSkin = 5,
+    /// Ambient (board at rest) outside 5–40 °C.
+    Ambient = 6,
+    /// At nominal output the target would take more than 80 % of the time limit.
+    TargetUnreachable = 7,
+    /// Less than 6 h of uptime since the last session on the zone ended.
+    MinGap = 8,
+    /// Two sessions on the zone in the last 24 h of uptime.
+    DailySessions = 9,
+    /// Six sessions on the zone in the last 7 × 24 h of uptime.
+    WeeklySessions = 10,
+    /// The session would exceed the zone's daily fluence cap.
+    DailyFluence = 11,
+    /// The session would exceed the zone's weekly fluence cap.
+    WeeklyFluence = 12,
+    /// History lost (NVM unreadable) or clock implausible: caps count as reached.
+    HistoryLost = 13,
+    /// A sensor fault is being confirmed.
+    SensorFault = 14,
+}
+
+/// Why a session paused (low nibble of the `Paused` detail code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PauseReason {
+    /// PAUSE pressed.
+    User = 1,
+    /// Skin contact lost (contact devices).
+    ContactLost = 2,
+    /// Eye shields removed during a NIR program (masks).
+    EyeShieldRemoved = 3,
+    /// Panel distance out of range.
+    Distance = 4,
+}
+
+/// Why a session ended (low nibble of the `Completed` / `Stopped` detail code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SessionEnd {
+    /// The dose estimate reached the program's target.
+    TargetReached = 1,
+    /// The session timer ran out.
+    TimeLimit = 2,
+    /// The peak-point estimate reached the per-session cap.
+    SessionCap = 3,
+    /// STOP pressed.
+    UserStop = 4,
+    /// Paused longer than [`PAUSE_TIMEOUT_MS`].
+    PauseTimeout = 5,
+    /// Contact temperature reached the stop threshold (41 °C).
+    ContactHot = 6,
+    /// Session CEM43 estimate reached 0.5.
+    Cem43 = 7,
+    /// Board reached 85 °C.
+    BoardHot = 8,
+    /// A fault latched.
+    Fault = 9,
+    /// The clock was implausible: session timers cannot be trusted.
+    ClockImplausible = 10,
+}
+
+/// The firmware's own states (the trace's `detail` code is `state << 4 | reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Ready, no session since boot.
+    Idle,
+    /// Session accepted; waiting for its reservation record to be committed before emitting.
+    Arming {
+        /// Writer ticket of the reservation record.
+        ticket: u32,
+    },
+    /// Emitting (possibly derated to zero).
+    Treating,
+    /// Session paused; dose kept.
+    Paused {
+        /// Why.
+        reason: PauseReason,
+        /// Uptime at which the pause began, ms.
+        since_ms: u64,
+    },
+    /// Last session completed.
+    Completed(SessionEnd),
+    /// Last session ended early.
+    Stopped(SessionEnd),
+    /// Last request refused.
+    Refused(Refusal),
+    /// Fault latched until power cycle.
+    Fault,
+}
+
+impl Phase {
+    /// The standard session state the bench reads.
+    pub fn session_state(self) -> SessionState {
+        match self {
+            Phase::Idle => SessionState::Idle,
+            Phase::Arming { .. } | Phase::Treating => SessionState::Treating,
+            Phase::Paused { .. } => SessionState::Paused,
+            Phase::Completed(_) => SessionState::Completed,
+            Phase::Stopped(_) => SessionState::Stopped,
+            Phase::Refused(_) => SessionState::Refused,
+            Phase::Fault => SessionState::Fault,
+        }
+    }
+
+    /// The trace's detail code: high nibble the phase (1 Idle, 2 Arming, 3 Treating, 4 Paused,
+    /// 5 Completed, 6 Stopped, 7 Refused, 8 Fault), low nibble its reason.
+    pub fn detail(self) -> u8 {
+        match self {
+            Phase::Idle => 0x10,
+            Phase::Arming { .. } => 0x20,
+            Phase::Treating => 0x30,
+            Phase::Paused { reason, .. } => 0x40 | reason as u8,
+            Phase::Completed(e) => 0x50 | e as u8,
+            Phase::Stopped(e) => 0x60 | e as u8,
+            Phase::Refused(r) => 0x70 | r as u8,
+            Phase::Fault => 0x80,
+        }
+    }
+
+    fn in_session(self) -> bool {
+        matches!(
+            self,
+            Phase::Arming { .. } | Phase::Treating | Phase::Paused { .. }
+        )
+    }
+}
+
+/// What the firmware last drove, for dose integration and the current-sense checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Command {
+    duty_permille: [u16; MAX_CHANNELS],
+    current_ma: [u16; MAX_CHANNELS],
+    hw_enable: bool,
+}
+
+/// Button debouncer: a level counts once it held [`DEBOUNCE_MS`] over two samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Debouncer {
+    stable: u8,
+    candidate: u8,
+    since_ms: u64,
+    primed: bool,
+}
+
+impl Debouncer {
+    /// Sample the raw levels; returns the buttons that became pressed.
+    fn sample(&mut self, raw: u8, now_ms: u64) -> u8 {
+        if !self.primed {
+            // Buttons held at power-on are not presses: no start without a fresh press.
+            *self = Debouncer {
+                stable: raw,
+                candidate: raw,
+                since_ms: now_ms,
+                primed: true,
+            };
+            return 0;
+        }
+        if raw != self.candidate {
+            self.candidate = raw;
+            self.since_ms = now_ms;
+            return 0;
+        }
+        if self.candidate != self.stable && now_ms - self.since_ms >= DEBOUNCE_MS {
+            let pressed = self.candidate & !self.stable;
+            self.stable = self.candidate;
+            return pressed;
+        }
+        0
+    }
+
+    fn settling(&self) -> bool {
+        self.candidate != self.stable
+    }
+}
+
+/// Temperatures of one step (after the rail checks).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Temps {
+    contact: [Option<f32>; MAX_CONTACT_NTCS],
+    board: Option<f32>,
+}
+
+impl Temps {
+    fn contact_max(&self) -> Option<f32> {
+        self.contact.iter().flatten().copied().reduce(f32::max)
+    }
+}
+
+/// Everything that lives only for one session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Session {
+    program: &'static Program,
+    slot: u8,
+    treated_ms: u64,
+    emitted_ms: u64,
+    dose: DoseMeter,
+    cem43_min: f32,
+    ambient_c: f32,
+    covered: CoveredMonitor,
+    stuck_base: Option<([f32; MAX_CONTACT_NTCS], f32)>,
+    stuck_done: bool,
+    disagree_ms: u64,
+    below_ambient_ms: u64,
+    fan_bad_ms: u64,
+}
+
+/// The firmware's view of itself, for tests and traces (not part of the boundary).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Diagnostics {
+    /// Device uptime, ms.
+    pub uptime_ms: u64,
+    /// Hottest contact NTC, °C (`None` without contact NTCs or when broken).
+    pub contact_c: Option<f32>,
+    /// Board NTC, °C.
+    pub board_c: Option<f32>,
+    /// Junction estimate per channel, °C.
+    pub junction_c: [f32; MAX_CHANNELS],
+    /// Duty factor applied per channel this step (1 = none).
+    pub duty_factor: [f32; MAX_CHANNELS],
+    /// Session CEM43 estimate, min.
+    pub cem43_min: f32,
+    /// Covered-device verdict.
+    pub covered: bool,
+    /// Peak-point fluence bound of the session, mJ/cm².
+    pub peak_mj_cm2: u32,
+    /// Emitting time of the session, ms.
+    pub treated_ms: u64,
+    /// Temperature rates over the last window, K/s: contact 0, contact 1, board.
+    pub rate_k_per_s: [f32; 3],
+}
+
+/// The reference firmware: all state, fixed size, no allocation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Firmware {
+    class: DeviceClass,
+    cal: &'static DeviceCalibration,
+    phase: Phase,
+    fault: Option<Fault>,
+    candidate: Option<(Fault, u64)>,
+    last_now_ms: Option<u32>,
+    uptime_ms: u64,
+    buttons: Debouncer,
+    ledger: Ledger,
+    load_status: LoadStatus,
+    writer: NvmWriter,
+    session: Option<Session>,
+    command: Command,
+    rate_ref: Option<(u64, [f32; 3])>,
+    rate_k_per_s: [f32; 3],
+    warning: bool,
+    next_persist_ms: u64,
+    last_dose_mj_cm2: u32,
+    diag: Diagnostics,
+}
+
+impl Firmware {
+    /// Power-on: the NVM image as it is on the chip (may be blank 0xFF, or hold torn records).
+    pub fn boot(class: DeviceClass, nvm: &[u8; NVM_SIZE]) -> Firmware {
+        let (ledger, load_status) = nvm::load(class, nvm);
+        let last_slot = match load_status {
+            LoadStatus::Restored { slot } => Some(slot),
+            LoadStatus::Blank | LoadStatus::HistoryLost => None,
+        };
+        let mut writer = NvmWriter::new(last_slot);
+        if !matches!(load_status, LoadStatus::Restored { .. }) {
+            // A new device writes its genesis record; a lost history writes the lockout at once.
+            writer.request();
+        }
+        let uptime_ms = u64::from(ledger.uptime_s) * 1000;
+        Firmware {
+            class,
+            cal: calibration(class),
+            phase: Phase::Idle,
+            fault: None,
+            candidate: None,
+            last_now_ms: None,
+            uptime_ms,
+            buttons: Debouncer::default(),
+            ledger,
+            load_status,
+            writer,
+            session: None,
+            command: Command::default(),
+            rate_ref: None,
+            rate_k_per_s: [0.0; 3],
+            warning: false,
+            next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
+            last_dose_mj_cm2: 0,
+            diag: Diagnostics::default(),
+        }
+    }
+
+    /// One step: called when `next_wake_ms` elapses and whenever an input changes.
+    pub fn step(&mut self, input: &InputFrame) -> OutputFrame {
+        let elapsed = self.advance_clock(input.now_ms);
+        let now = self.uptime_ms;
+        let temps = self.read_temps(input);
+        self.update_rates(&temps, now);
+        let junction_c = self.junction_estimates(input, temps.board);
+        self.integrate(input, &temps, &junction_c, elapsed);
+
+        let suspect = self.find_fault(input, &temps, elapsed);
+        self.confirm(suspect, now);
+
+        let pressed = self.buttons.sample(input.buttons, now);
+        self.transition(input, &temps, pressed, suspect.is_some());
+        if self.phase == Phase::Treating {
+            self.check_session_end(&temps);
+        }
+
+        let (duty_factor, covered) = if self.phase == Phase::Treating && suspect.is_none() {
+            self.duty_factors(&temps, &junction_c, input, elapsed)
+        } else {
+            (
+                [0.0; MAX_CHANNELS],
+                self.session.is_some_and(|s| s.covered.covered),
+            )
+        };
+        let command = self.drive(duty_factor);
+        self.command = command;
+
+        if !self.phase.in_session()
+            && !matches!(self.phase, Phase::Fault)
+            && now >= self.next_persist_ms
+        {
+            self.request_persist();
+        }
+        let nvm_write = self
+            .writer
+            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
+
+        self.update_warning(&temps, covered, duty_factor);
+        self.diag = Diagnostics {
+            uptime_ms: now,
+            contact_c: temps.contact_max(),
+            board_c: temps.board,
+            junction_c,
+            duty_factor,
+            cem43_min: self.session.map_or(0.0, |s| s.cem43_min),
+            covered,
+            peak_mj_cm2: self.session.map_or(0, |s| s.dose.peak_mj_cm2(self.cal)),
+            treated_ms: self.session.map_or(0, |s| s.treated_ms),
+            rate_k_per_s: self.rate_k_per_s,
+        };
+        OutputFrame {
+            duty_permille: command.duty_permille,
+            current_ma: command.current_ma,
+            hw_enable: command.hw_enable,
+            indicator: self.indicator(),
+            nvm_write,
+            next_wake_ms: self.next_wake(now),
+            state: self.phase.session_state() as u8,
+            detail: self.phase.detail(),
+            dose_estimate_mj_cm2: self
+                .session
+                .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
+            fault_code: self.fault.map_or(0, Fault::code),
+        }
+    }
+
+    /// The device class this firmware was booted as.
+    pub fn class(&self) -> DeviceClass {
+        self.class
+    }
+
+    /// The current phase (state and reason).
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The latched fault, if any.
+    pub fn fault(&self) -> Option<Fault> {
+        self.fault
+    }
+
+    /// The dose ledger as held in RAM.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// What the boot-time NVM load found.
+    pub fn load_status(&self) -> LoadStatus {
+        self.load_status
+    }
+
+    /// Internal view of the last step.
+    pub fn diagnostics(&self) -> Diagnostics {
+        self.diag
+    }
+
+    fn advance_clock(&mut self, now_ms: u32) -> u32 {
+        let elapsed = self.last_now_ms.map_or(0, |last| now_ms.wrapping_sub(last));
+        self.last_now_ms = Some(now_ms);
+        if elapsed >= MAX_PLAUSIBLE_STEP_MS {
+            // Time went backwards or jumped weeks: the caps' windows cannot be trusted.
+            let now_s = (self.uptime_ms / 1000) as u32;
+            self.ledger
+                .lock_until(now_s.saturating_add(HISTORY_LOCKOUT_S));
+            if self.phase.in_session() {
+                self.end_session(SessionEnd::ClockImplausible);
+            } else {
+                self.request_persist();
+            }
+            return 0;
+        }
+        self.uptime_ms += u64::from(elapsed);
+        elapsed
+    }
+
+    fn read_temps(&self, input: &InputFrame) -> Temps {
+        let mut t = Temps::default();
+        for i in 0..usize::from(self.cal.contact_ntcs) {
+            if let NtcReading::Celsius(c) = ntc::read(input.adc.contact_ntc[i]) {
+                t.contact[i] = Some(c);
+            }
+        }
+        if let NtcReading::Celsius(c) = ntc::read(input.adc.board_ntc) {
+            t.board = Some(c);
+        }
+        t
+    }
+
+    fn update_rates(&mut self, temps: &Temps, now: u64) {
+        let cur = [
+            temps.contact[0].unwrap_or(f32::NAN),
+            temps.contact[1].unwrap_or(f32::NAN),
+            temps.board.unwrap_or(f32::NAN),
+        ];
+        match self.rate_ref {
+            None => self.rate_ref = Some((now, cur)),
+            Some((t0, ref_c)) if now - t0 >= RATE_WINDOW_MS => {
+                let dt_s = (now - t0) as f32 / 1000.0;
+                for i in 0..3 {
+                    let r = (cur[i] - ref_c[i]) / dt_s;
+                    self.rate_k_per_s[i] = if r.is_nan() { 0.0 } else { r };
+                }
+                self.rate_ref = Some((now, cur));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Per-channel junction estimate from the board NTC and the measured string power.
+    fn junction_estimates(&self, input: &InputFrame, board_c: Option<f32>) -> [f32; MAX_CHANNELS] {
+        let board = board_c.unwrap_or(25.0);
+        let mut tj = [board; MAX_CHANNELS];
+        for (c, ch) in self.cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let strings = self.cal.strings_of(c);
+            let n = strings.len() as f32;
+            let mut heat_per_led_w = 0.0;
+            for s in strings {
+                let p_w = string_ma(input, s) * string_mv(input, s) / 1.0e6;
+                heat_per_led_w += p_w * (1.0 - ch.wpe) / f32::from(ch.leds_per_string) / n;
+            }
+            tj[c] = thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, heat_per_led_w);
+        }
+        tj
+    }
+
+    /// Dose and CEM43 for the interval that just ended, under the command that was in force.
+    fn integrate(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        junction_c: &[f32; MAX_CHANNELS],
+        elapsed: u32,
+    ) {
+        let distance_factor = self.distance_factor(input);
+        let cal = self.cal;
+        let command = self.command;
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        if let Some(t) = temps.contact_max() {
+            s.cem43_min += thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed);
+        }
+        if self.phase != Phase::Treating {
+            return;
+        }
+        s.treated_ms += u64::from(elapsed);
+        if !command.hw_enable {
+            return;
+        }
+        let mut irr = [0u32; MAX_CHANNELS];
+        for (c, ch) in cal.channels.iter().enumerate() {
+            if let Some(ch) = ch {
+                irr[c] = channel_irradiance_uw_cm2(
+                    ch,
+                    command.current_ma[c],
+                    command.duty_permille[c],
+                    junction_c[c],
+                    distance_factor,
+                );
+            }
+        }
+        if irr.iter().any(|&e| e > 0) {
+            s.emitted_ms += u64::from(elapsed);
+        }
+        s.dose.add(irr, elapsed);
+    }
+
+    fn distance_factor(&self, input: &InputFrame) -> f32 {
+        if self.cal.distance_sensor {
+            panel_distance_factor(input.distance_mm)
+        } else {
+            1.0
+        }
+    }
+
+    /// The first fault condition present this step (not yet confirmed).
+    fn find_fault(&mut self, input: &InputFrame, temps: &Temps, elapsed: u32) -> Option<Fault> {
+        let f = |kind, index| Some(Fault { kind, index });
+        // Sensors: rails, range, rate.
+        let ntcs = (0..usize::from(self.cal.contact_ntcs))
+            .map(|i| (i as u8, input.adc.contact_ntc[i], CONTACT_RANGE_C));
+        for (index, counts, (lo, hi)) in
+            ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
+        {
+            match ntc::read(counts) {
+                NtcReading::Open => return f(FaultKind::NtcOpen, index),
+                NtcReading::Short => return f(FaultKind::NtcShort, index),
+                NtcReading::Celsius(c) if c < lo || c > hi => {
+                    return f(FaultKind::NtcImplausible, index);
+                }
+                NtcReading::Celsius(_) => {}
+            }
+            let rate_slot = if index == BOARD_NTC {
+                2
+            } else {
+                usize::from(index)
+            };
+            if self.rate_k_per_s[rate_slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
+                return f(FaultKind::NtcImplausible, index);
+            }
+        }
+        if let Some(fault) = self.find_string_fault(input) {
+            return Some(fault);
+        }
+        // Over-temperature latch while a session is open.
+        if self.phase.in_session() {
+            for (i, t) in temps.contact.iter().enumerate() {
+                let Some(t) = *t else { continue };
+                let too_fast = self.phase == Phase::Treating
+                    && t >= LIMITS.latch_rate_gate_c
+                    && self.rate_k_per_s[i] > LIMITS.latch_rate_k_per_s;
+                if t >= LIMITS.latch_c || too_fast {
+                    return f(FaultKind::OverTemperature, i as u8);
+                }
+            }
+        }
+        if self.phase == Phase::Treating {
+            return self.find_session_fault(input, temps, elapsed);
+        }
+        None
+    }
+
+    fn find_string_fault(&self, input: &InputFrame) -> Option<Fault> {
+        let c_prev = self.command;
+        for (c, ch) in self.cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let expected_ma = if c_prev.hw_enable {
+                f32::from(c_prev.current_ma[c]) * f32::from(c_prev.duty_permille[c]) / 1000.0
+            } else {
+                0.0
+            };
+            let mut volts: [Option<f32>; 2] = [None; 2];
+            for (k, s) in self.cal.strings_of(c).enumerate() {
+                let sample = StringSample {
+                    expected_ma,
+                    measured_ma: string_ma(input, s),
+                    voltage_mv: string_mv(input, s),
+                };
+                if let Some(kind) =
+                    faults::check_string(&sample, ch, hw::STRING_VOLTAGE_FULL_SCALE_MV)
+                {
+                    return Some(Fault {
+                        kind,
+                        index: s as u8,
+                    });
+                }
+                let below_compliance = sample.voltage_mv
+                    < faults::OPEN_VOLTAGE_FRACTION * hw::STRING_VOLTAGE_FULL_SCALE_MV;
+                if expected_ma >= faults::MIN_CHECKED_MA && below_compliance {
+                    volts[k] = Some(sample.voltage_mv);
+                }
+            }
+            if let [Some(a), Some(b)] = volts {
+                let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
+                let first = self.cal.strings_of(c).start as u8;
+                if a - b > limit {
+                    return Some(Fault {
+                        kind: FaultKind::StringShort,
+                        index: first + 1,
+                    });
+                }
+                if b - a > limit {
+                    return Some(Fault {
+                        kind: FaultKind::StringShort,
+                        index: first,
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// Time-window checks that only make sense while emitting.
+    fn find_session_fault(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        elapsed: u32,
+    ) -> Option<Fault> {
+        let board = temps.board?;
+        let cal = self.cal;
+        let s = self.session.as_mut()?;
+        let f = |kind, index| Some(Fault { kind, index });
+        let contact = temps.contact;
+        if let [Some(a), Some(b)] = contact
+            && s.treated_ms >= NTC_SETTLE_MS
+            && (a - b).abs() > NTC_DISAGREE_K
+        {
+            s.disagree_ms += u64::from(elapsed);
+        } else {
+            s.disagree_ms = 0;
+        }
+        if s.disagree_ms >= NTC_DISAGREE_HOLD_MS {
+            return f(FaultKind::NtcImplausible, NTC_PAIR);
+        }
+        let low = contact
+            .iter()
+            .position(|t| t.is_some_and(|t| t < s.ambient_c - BELOW_AMBIENT_K));
+        if low.is_some() {
+            s.below_ambient_ms += u64::from(elapsed);
+        } else {
+            s.below_ambient_ms = 0;
+        }
+        if let Some(i) = low
+            && s.below_ambient_ms >= NTC_DISAGREE_HOLD_MS
+        {
+            return f(FaultKind::NtcImplausible, i as u8);
+        }
+        match s.stuck_base {
+            None => s.stuck_base = Some((contact.map(|t| t.unwrap_or(f32::NAN)), board)),
+            Some((base, board0)) if !s.stuck_done && s.treated_ms >= STUCK_WINDOW_MS => {
+                s.stuck_done = true;
+                if board - board0 >= STUCK_BOARD_RISE_K {
+                    for (i, t) in contact.iter().enumerate() {
+                        if let Some(t) = t
+                            && (t - base[i]).abs() < STUCK_MIN_CHANGE_K
+                        {
+                            return f(FaultKind::NtcStuck, i as u8);
+                        }
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+        if cal.fan && s.treated_ms >= FAN_GRACE_MS && !input.fan_ok {
+            s.fan_bad_ms += u64::from(elapsed);
+        } else {
+            s.fan_bad_ms = 0;
+        }
+        if s.fan_bad_ms >= FAN_GRACE_MS {
+            return f(FaultKind::FanFailure, 0);
+        }
+        None
+    }
+
+    /// Latch a fault once the same condition has held for [`CONFIRM_MS`].
+    fn confirm(&mut self, suspect: Option<Fault>, now: u64) {
+        if self.fault.is_some() {
+            return;
+        }
+        let Some(fault) = suspect else {
+            self.candidate = None;
+            return;
+        };
+        match self.candidate {
+            Some((c, since)) if c == fault => {
+                if now - since >= CONFIRM_MS {
+                    self.latch(fault);
+                }
+            }
+            _ => self.candidate = Some((fault, now)),
+        }
+    }
+
+    fn latch(&mut self, fault: Fault) {
+        self.fault = Some(fault);
+        self.candidate = None;
+        if self.phase.in_session() {
+            self.end_session(SessionEnd::Fault);
+        }
+        self.phase = Phase::Fault;
+    }
+
+    fn transition(&mut self, input: &InputFrame, temps: &Temps, pressed: u8, suspect: bool) {
+        let now = self.uptime_ms;
+        let start = pressed & buttons::START != 0;
+        let stop = pressed & buttons::STOP != 0;
+        let pause = pressed & buttons::PAUSE != 0;
+        if stop && self.phase.in_session() {
+            self.end_session(SessionEnd::UserStop);
+            return;
+        }
+        match self.phase {
+            Phase::Fault => {}
+            Phase::Idle | Phase::Completed(_) | Phase::Stopped(_) | Phase::Refused(_) => {
+                if start {
+                    self.try_start(input, temps, suspect);
+                }
+            }
+            Phase::Arming { ticket } => {
+                if self.writer.committed(ticket) {
+                    self.phase = Phase::Treating;
+                    self.treating_checks(input, pause);
+                }
+            }
+            Phase::Treating => self.treating_checks(input, pause),
+            Phase::Paused { since_ms, .. } => {
+                let program = self.session.map(|s| s.program);
+                if start
+                    && let Some(p) = program
+                    && self.interlock(input, p).is_none()
+                {
+                    self.phase = Phase::Treating;
+                } else if now - since_ms >= PAUSE_TIMEOUT_MS {
+                    self.end_session(SessionEnd::PauseTimeout);
+                }
+            }
+        }
+    }
+
+    fn treating_checks(&mut self, input: &InputFrame, pause: bool) {
+        let Some(s) = self.session else { return };
+        let reason = if pause {
+            Some(PauseReason::User)
+        } else {
+            self.interlock(input, s.program).map(|r| match r {
+                Refusal::NoSkinContact => PauseReason::ContactLost,
+                Refusal::NoEyeShield => PauseReason::EyeShieldRemoved,
+                _ => PauseReason::Distance,
+            })
+        };
+        if let Some(reason) = reason {
+            self.phase = Phase::Paused {
+                reason,
+                since_ms: self.uptime_ms,
+            };
+        }
+    }
+
+    fn check_session_end(&mut self, temps: &Temps) {
+        let Some(s) = self.session else { return };
+        let p = s.program;
+        let end = if s.dose.mean_mj_cm2() >= p.target_mj_cm2 {
+            Some(SessionEnd::TargetReached)
+        } else if s.dose.peak_mj_cm2(self.cal) >= p.session_cap_mj_cm2 {
+            Some(SessionEnd::SessionCap)
+        } else if s.treated_ms >= u64::from(p.time_limit_s) * 1000 {
+            Some(SessionEnd::TimeLimit)
+        } else if temps.contact_max().is_some_and(|t| t >= LIMITS.stop_c) {
+            Some(SessionEnd::ContactHot)
+        } else if s.cem43_min >= LIMITS.cem43_stop_min {
+            Some(SessionEnd::Cem43)
+        } else if temps.board.is_some_and(|t| t >= LIMITS.board_stop_c) {
+            Some(SessionEnd::BoardHot)
+        } else {
+            None
+        };
+        if let Some(end) = end {
+            self.end_session(end);
+        }
+    }
+
+    /// The interlock that forbids emitting `program` now, as a refusal reason.
+    fn interlock(&self, input: &InputFrame, program: &Program) -> Option<Refusal> {
+        let cal = self.cal;
+        if cal.skin_contact && !input.skin_contact {
+            return Some(Refusal::NoSkinContact);
+        }
+        let uses_nir = cal
+            .channels
+            .iter()
+            .zip(program.current_ma)
+            .any(|(ch, i)| i > 0 && ch.is_some_and(|ch| ch.wavelength.is_nir()));
+        if cal.eye_shield && uses_nir && !input.eye_shield {
+            return Some(Refusal::NoEyeShield);
+        }
+        if cal.distance_sensor
+            && !(PANEL_MIN_DISTANCE_MM..=PANEL_MAX_DISTANCE_MM).contains(&input.distance_mm)
+        {
+            return Some(Refusal::Distance);
+        }
+        None
+    }
+
+    fn try_start(&mut self, input: &InputFrame, temps: &Temps, suspect: bool) {
+        match self.start_refusal(input, temps, suspect) {
+            Err(r) => self.phase = Phase::Refused(r),
+            Ok((program, slot)) => {
+                let now_s = (self.uptime_ms / 1000) as u32;
+                // Reserve the session at its target plus one quantum (the stop overshoots by at
+                // most one tick): a torn end record then never under-states the dose.
+                let reserve = program.target_mj_cm2 + FLUENCE_QUANTUM_MJ_CM2;
+                self.ledger.push(
+                    usize::from(slot),
+                    SessionEntry {
+                        end_s: now_s,
+                        fluence_q: nvm::quantize_fluence(reserve),
+                    },
+                );
+                let ticket = self.request_persist();
+                let board = temps.board.unwrap_or(25.0);
+                self.session = Some(Session {
+                    program,
+                    slot,
+                    treated_ms: 0,
+                    emitted_ms: 0,
+                    dose: DoseMeter::default(),
+                    cem43_min: 0.0,
+                    ambient_c: board,
+                    covered: CoveredMonitor::new(board),
+                    stuck_base: None,
+                    stuck_done: false,
+                    disagree_ms: 0,
+                    below_ambient_ms: 0,
+                    fan_bad_ms: 0,
+                });
+                self.phase = Phase::Arming { ticket };
+            }
+        }
+    }
+
+    fn start_refusal(
+        &self,
+        input: &InputFrame,
+        temps: &Temps,
+        suspect: bool,
+    ) -> Result<(&'static Program, u8), Refusal> {
+        let program = programs(self.class)
+            .get(usize::from(input.program))
+            .ok_or(Refusal::InvalidProgram)?;
+        let slot = zone_slot(self.class, program.zone).ok_or(Refusal::InvalidProgram)? as u8;
+        if suspect {
+            return Err(Refusal::SensorFault);
+        }
+        if let Some(r) = self.interlock(input, program) {
+            return Err(r);
+        }
+        if temps
+            .contact_max()
+            .is_some_and(|t| t > LIMITS.start_max_contact_c)
+        {
+            return Err(Refusal::HotSkin);
+        }
+        let ambient = temps.board.ok_or(Refusal::SensorFault)?;
+        if !(LIMITS.ambient_min_c..=LIMITS.ambient_max_c).contains(&ambient) {
+            return Err(Refusal::Ambient);
+        }
+        let e = nominal_irradiance_mw_cm2(self.class, program) * self.distance_factor(input);
+        if program.target_mj_cm2 as f32 > e * REACHABLE_FRACTION * program.time_limit_s as f32 {
+            return Err(Refusal::TargetUnreachable);
+        }
+        let now_s = (self.uptime_ms / 1000) as u32;
+        match self.ledger.cap_refusal(usize::from(slot), now_s, program) {
+            Some(r) => Err(r),
+            None => Ok((program, slot)),
+        }
+    }
+
+    fn end_session(&mut self, end: SessionEnd) {
+        let Some(s) = self.session.take() else { return };
+        let delivered = s.dose.mean_mj_cm2();
+        let slot = usize::from(s.slot);
+        if s.emitted_ms == 0 {
+            // Nothing emitted: the session never happened as far as the caps are concerned.
+            self.ledger.remove_newest(slot);
+        } else {
+            let now_s = (self.uptime_ms / 1000) as u32;
+            self.ledger.replace_newest(
+                slot,
+                SessionEntry {
+                    end_s: now_s,
+                    fluence_q: nvm::quantize_fluence(delivered),
+                },
+            );
+        }
+        self.request_persist();
+        self.last_dose_mj_cm2 = delivered;
+        let enough = delivered as f32 >= COMPLETED_FRACTION * s.program.target_mj_cm2 as f32;
+        self.phase = match end {
+            SessionEnd::TargetReached => Phase::Completed(end),
+            SessionEnd::TimeLimit if enough => Phase::Completed(end),
+            SessionEnd::Fault => Phase::Fault,
+            _ => Phase::Stopped(end),
+        };
+    }
+
+    fn request_persist(&mut self) -> u32 {
+        self.next_persist_ms = self.uptime_ms + UPTIME_PERSIST_MS;
+        self.writer.request()
+    }
+
+    /// Duty factor per channel from the contact, junction and covered derating.
+    fn duty_factors(
+        &mut self,
+        temps: &Temps,
+        junction_c: &[f32; MAX_CHANNELS],
+        input: &InputFrame,
+        elapsed: u32,
+    ) -> ([f32; MAX_CHANNELS], bool) {
+        let cal = self.cal;
+        let Some(s) = self.session.as_mut() else {
+            return ([0.0; MAX_CHANNELS], false);
+        };
+        let contact = temps.contact_max().map_or(1.0, thermal::contact_derate);
+        let mut heat_w = 0.0;
+        for (c, ch) in cal.channels.iter().enumerate() {
+            if let Some(ch) = ch {
+                for st in cal.strings_of(c) {
+                    heat_w += string_ma(input, st) * string_mv(input, st) / 1.0e6 * (1.0 - ch.wpe);
+                }
+            }
+        }
+        let covered = match temps.board {
+            Some(b) => {
+                s.covered
+                    .update(elapsed, heat_w, cal.board_r_th_k_per_w, cal.board_tau_s, b)
+            }
+            None => s.covered.covered,
+        };
+        let cover = if covered {
+            LIMITS.covered_duty_factor
+        } else {
+            1.0
+        };
+        let mut f = [0.0; MAX_CHANNELS];
+        for (c, ch) in cal.channels.iter().enumerate() {
+            if let Some(ch) = ch {
+                f[c] = contact * thermal::junction_derate(junction_c[c], ch.t_j_max_c) * cover;
+            }
+        }
+        (f, covered)
+    }
+
+    fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> Command {
+        let Some(s) = self.session.filter(|_| self.phase == Phase::Treating) else {
+            return Command::default();
+        };
+        let mut cmd = Command {
+            hw_enable: true,
+            ..Command::default()
+        };
+        for (c, factor) in duty_factor.into_iter().enumerate() {
+            if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
+                cmd.current_ma[c] = s.program.current_ma[c];
+                cmd.duty_permille[c] =
+                    libm::roundf(f32::from(s.program.duty_permille[c]) * factor) as u16;
+            }
+        }
+        cmd
+    }
+
+    fn update_warning(&mut self, temps: &Temps, covered: bool, duty_factor: [f32; MAX_CHANNELS]) {
+        let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
+        if t >= LIMITS.warn_on_c {
+            self.warning = true;
+        } else if t < LIMITS.warn_off_c {
+            self.warning = false;
+        }
+        let derated = self.phase == Phase::Treating
+            && self.session.is_some_and(|s| {
+                (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
+            });
+        self.warning |= covered || derated;
+    }
+
+    fn indicator(&self) -> Indicator {
+        match self.phase {
+            Phase::Idle | Phase::Completed(_) | Phase::Stopped(_) => Indicator::Ready,
+            Phase::Arming { .. } | Phase::Treating if self.warning => Indicator::Warning,
+            Phase::Arming { .. } | Phase::Treating => Indicator::Treating,
+            Phase::Paused { .. } => Indicator::Paused,
+            Phase::Refused(_) => Indicator::Refused,
+            Phase::Fault => Indicator::Fault,
+        }
+    }
+
+    fn next_wake(&self, now: u64) -> u32 {
+        let busy = self.writer.busy() || self.buttons.settling() || self.candidate.is_some();
+        match self.phase {
+            Phase::Arming { .. } | Phase::Treating => TREAT_TICK_MS,
+            _ if busy => TREAT_TICK_MS,
+            Phase::Paused { .. } => PAUSE_WAKE_MS,
+            Phase::Fault => IDLE_WAKE_MS,
+            _ => self
+                .next_persist_ms
+                .saturating_sub(now)
+                .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
+        }
+    }
+}
+
+/// Average string current, mA.
+fn string_ma(input: &InputFrame, s: usize) -> f32 {
+    f32::from(input.adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA
+        / f32::from(hw::ADC_MAX)
+}
+
+/// String voltage while driven, mV.
+fn string_mv(input: &InputFrame, s: usize) -> f32 {
+    f32::from(input.adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV
+        / f32::from(hw::ADC_MAX)
+}

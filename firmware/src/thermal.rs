@@ -1,0 +1,238 @@
+//! Thermal protection: contact-temperature thresholds, derating, CEM43, the junction estimate
+//! and the covered-device monitor.
+//!
+//! The contact NTC sees the skin through a lag (τ ≈ 10 s, domain.md §4.1 [M]) and a gradient
+//! (0.5–2 K, domain.md §6.5 [M]), while the bench judges the *true* skin against 41 °C (normal),
+//! 43 °C (absolute) and 1 CEM43 per session. The thresholds below are therefore set below the
+//! §6.2 defaults by a sensor-error margin:
+//!
+//! | threshold (measured, max of contact NTCs) | value | reasoning |
+//! |---|---|---|
+//! | warn on / off | 39.0 / 38.5 °C | indicator only; 0.5 K hysteresis against LSB flicker |
+//! | derate start → zero | 39.5 → 40.5 °C | §6.2 derates 40 → 41.5; shifted 0.5 K down and narrowed so the loop settles ≤ 40.5 measured, ~1 K under skin.normal for a 0.5–1 K gradient, and ≤ 0.6 CEM43 in 20 min (§5.5: 0.031/min at 40.5) |
+//! | stop (session ends, not latched) | 41.0 °C | §6.2 hard off 42, minus the 1 K budget of §6.5 |
+//! | latch (fault until power cycle) | 42.0 °C, or dT/dt > 0.5 K/s at ≥ 38 °C | §6.2 latch 43 / 0.5 K/s, minus 1 K (§6.5 "budget ≥ 1 K between cut-off and the limit") |
+//! | refuse start | > 38.0 °C contact; ambient (board at rest) outside 5–40 °C | §6.2 ambient/start checks |
+//! | CEM43 stop | 0.5 CEM43 per session, computed at measured + 0.5 K | half the 1 CEM43 property for the lag and gradient (§5.5) |
+//! | junction derate | T_j,est from T_j,max − 35 K (100 %) to T_j,max − 25 K (0 %) | §6.2 off at T_j,max − 20 K, minus 5 K for the estimate's error |
+//! | board stop | 85 °C | §6.2 "derate above T_board 70–85 °C" |
+//! | covered | board rise exceeds the model by > 3 K (on), < 1.5 K (off): duty × ½ | §6.2 covered/blanket detection |
+//!
+//! The rate trigger is gated at 38 °C because placing a device on warm skin legitimately moves a
+//! lagging sensor by ~1 K/s for a few seconds (a 15 K step through τ = 10 s), far below 38 °C.
+
+/// Thermal thresholds, all in °C or K as named; see the module table for the reasoning.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThermalLimits {
+    /// Warning indicator on at or above, °C.
+    pub warn_on_c: f32,
+    /// Warning indicator off below, °C.
+    pub warn_off_c: f32,
+    /// Full duty at or below, °C.
+    pub derate_start_c: f32,
+    /// Zero duty at or above, °C.
+    pub derate_end_c: f32,
+    /// Session stops (not latched) at or above, °C.
+    pub stop_c: f32,
+    /// Over-temperature fault latched at or above, °C.
+    pub latch_c: f32,
+    /// Over-temperature fault latched above this heating rate, K/s ...
+    pub latch_rate_k_per_s: f32,
+    /// ... when the contact reads at least this, °C.
+    pub latch_rate_gate_c: f32,
+    /// Start refused above this contact temperature, °C (domain.md §6.2).
+    pub start_max_contact_c: f32,
+    /// Start refused below this ambient (board at rest), °C (domain.md §6.2, IEC 60601-1-11 [M]).
+    pub ambient_min_c: f32,
+    /// Start refused above this ambient, °C.
+    pub ambient_max_c: f32,
+    /// Session stops at this CEM43 estimate, min.
+    pub cem43_stop_min: f32,
+    /// Margin added to the measured contact temperature for the CEM43 estimate, K.
+    pub cem43_margin_k: f32,
+    /// Junction derate reaches zero this far below T_j,max, K.
+    pub junction_zero_below_max_k: f32,
+    /// Width of the junction derate band, K.
+    pub junction_band_k: f32,
+    /// Session stops at this board temperature, °C.
+    pub board_stop_c: f32,
+    /// Covered: board rise above the model's, on, K.
+    pub covered_on_k: f32,
+    /// Covered: off below, K.
+    pub covered_off_k: f32,
+    /// Duty factor while covered.
+    pub covered_duty_factor: f32,
+}
+
+/// The thresholds the reference firmware uses.
+pub const LIMITS: ThermalLimits = ThermalLimits {
+    warn_on_c: 39.0,
+    warn_off_c: 38.5,
+    derate_start_c: 39.5,
+    derate_end_c: 40.5,
+    stop_c: 41.0,
+    latch_c: 42.0,
+    latch_rate_k_per_s: 0.5,
+    latch_rate_gate_c: 38.0,
+    start_max_contact_c: 38.0,
+    ambient_min_c: 5.0,
+    ambient_max_c: 40.0,
+    cem43_stop_min: 0.5,
+    cem43_margin_k: 0.5,
+    junction_zero_below_max_k: 25.0,
+    junction_band_k: 10.0,
+    board_stop_c: 85.0,
+    covered_on_k: 3.0,
+    covered_off_k: 1.5,
+    covered_duty_factor: 0.5,
+};
+
+/// Linear ramp from 1 at or below `start` to 0 at or above `end`.
+fn ramp_down(value: f32, start: f32, end: f32) -> f32 {
+    ((end - value) / (end - start)).clamp(0.0, 1.0)
+}
+
+/// Duty factor from the hottest contact temperature, dimensionless (module table).
+pub fn contact_derate(contact_c: f32) -> f32 {
+    ramp_down(contact_c, LIMITS.derate_start_c, LIMITS.derate_end_c)
+}
+
+/// Duty factor from the estimated junction temperature, dimensionless (module table).
+pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
+    let end = t_j_max_c - LIMITS.junction_zero_below_max_k;
+    ramp_down(t_j_c, end - LIMITS.junction_band_k, end)
+}
+
+/// Junction temperature estimate, °C: `T_j = T_board + R_th,jb · P_heat` (domain.md §3.1), with
+/// T_board in °C, R_th,jb in K/W and the heat of one LED P_heat in W.
+pub fn junction_estimate_c(board_c: f32, r_th_jb_k_per_w: f32, heat_per_led_w: f32) -> f32 {
+    board_c + r_th_jb_k_per_w * heat_per_led_w
+}
+
+/// CEM43 accumulated in `elapsed_ms` at `t_c` °C, minutes:
+/// `Δt · R^(43 − T)`, R = 0.5 at or above 43 °C, 0.25 below (Sapareto & Dewey 1984; domain.md
+/// §5.5 [V2]), Δt in minutes.
+pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
+    let minutes = elapsed_ms as f32 / 60_000.0;
+    // R^(43−T) = 2^(−k(43−T)) with k = 1 (R = 0.5) or 2 (R = 0.25).
+    let k = if t_c >= 43.0 { 1.0 } else { 2.0 };
+    minutes * libm::exp2f(-k * (43.0 - t_c))
+}
+
+/// The covered-device monitor: a first-order model of the board's rise for the heat it
+/// dissipates, against the measured rise (domain.md §6.2, §4.1 blanket scenario: a cover cuts the
+/// outer coefficient ~4× and the board runs hotter than the model).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CoveredMonitor {
+    /// Board temperature when the session started, °C.
+    pub board_start_c: f32,
+    /// Modelled board rise, K.
+    pub predicted_rise_k: f32,
+    /// Latched-with-hysteresis verdict.
+    pub covered: bool,
+}
+
+impl CoveredMonitor {
+    /// A monitor starting from the board temperature at session start.
+    pub fn new(board_start_c: f32) -> CoveredMonitor {
+        CoveredMonitor {
+            board_start_c,
+            predicted_rise_k: 0.0,
+            covered: false,
+        }
+    }
+
+    /// Advance the model by `elapsed_ms` with `heat_w` W dissipated on the board, R in K/W, τ in s
+    /// (forward Euler of `τ dΔ/dt = R·P − Δ`, stable since ticks ≪ τ), and judge the measured
+    /// board temperature (°C). Returns whether the device is judged covered.
+    pub fn update(
+        &mut self,
+        elapsed_ms: u32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        tau_s: f32,
+        board_c: f32,
+    ) -> bool {
+        let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
+        self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
+        let excess = (board_c - self.board_start_c) - self.predicted_rise_k;
+        if excess > LIMITS.covered_on_k {
+            self.covered = true;
+        } else if excess < LIMITS.covered_off_k {
+            self.covered = false;
+        }
+        self.covered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Piecewise-linear and exp2 in f32: 1e-5 relative is float noise, not a model difference.
+    const MODEL_TOLERANCE: f32 = 1e-5;
+
+    fn close(got: f32, want: f32) -> bool {
+        (got - want).abs() <= MODEL_TOLERANCE * want.abs().max(1.0)
+    }
+
+    #[test]
+    fn derate_cases() {
+        // (contact °C, factor)
+        let cases = [
+            (30.0, 1.0),
+            (39.5, 1.0),
+            (40.0, 0.5),
+            (40.5, 0.0),
+            (45.0, 0.0),
+        ];
+        for (t, want) in cases {
+            assert!(close(contact_derate(t), want), "contact {t}");
+        }
+        // (T_j, T_j,max, factor): zero at T_j,max − 25, full at − 35.
+        let cases = [
+            (90.0, 135.0, 1.0),
+            (100.0, 135.0, 1.0),
+            (105.0, 135.0, 0.5),
+            (110.0, 135.0, 0.0),
+            (115.0, 145.0, 0.5),
+        ];
+        for (t, max, want) in cases {
+            assert!(close(junction_derate(t, max), want), "junction {t}/{max}");
+        }
+        assert!(close(junction_estimate_c(40.0, 20.0, 0.25), 45.0));
+    }
+
+    #[test]
+    fn cem43_matches_domain_table() {
+        // domain.md §5.5 [D]: CEM43 per minute at 39..46 °C.
+        let cases = [
+            (39.0, 0.00390625),
+            (41.0, 0.0625),
+            (42.0, 0.25),
+            (43.0, 1.0),
+            (44.0, 2.0),
+            (46.0, 8.0),
+        ];
+        for (t, per_min) in cases {
+            assert!(close(cem43_increment_min(t, 60_000), per_min), "{t} °C");
+        }
+        assert!(close(cem43_increment_min(43.0, 30_000), 0.5));
+    }
+
+    #[test]
+    fn covered_monitor_follows_model_with_hysteresis() {
+        // (heat W, measured board °C, covered?) applied in order, 60 s each, R 4 K/W, τ 300 s.
+        let mut m = CoveredMonitor::new(25.0);
+        let steps = [
+            (2.0, 25.0, false),
+            (2.0, 30.0, false), // model ≈ 2.9 K after 120 s, measured 5 K: excess 2.1 < 3
+            (2.0, 34.0, true),  // model ≈ 3.9 K, measured 9 K
+            (2.0, 31.5, true),  // model ≈ 4.7 K, measured 6.5 K: excess 1.8, inside hysteresis
+            (2.0, 30.0, false), // model ≈ 5.4 K, measured 5 K
+        ];
+        for (i, (heat, board, want)) in steps.into_iter().enumerate() {
+            assert_eq!(m.update(60_000, heat, 4.0, 300.0, board), want, "step {i}");
+        }
+    }
+}

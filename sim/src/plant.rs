@@ -1,0 +1,1595 @@
+//! The plant facade: device electro-thermal network, skin columns, optics and sensors in one
+//! steppable value.
+//!
+//! This first part is the thermal core: one [`ThermalNetwork`] holding, per domain.md §4.1,
+//! junction (per channel) → board → housing → ambient, housing → skin contact surface (contact
+//! devices), and two Pennes columns (domain.md §4.2): the *main* column under the whole contact
+//! area, driven by the zone-mean light, and a *hot-spot* column under the peak irradiance point,
+//! one-way coupled to the housing so the energy accounting stays on the main system while its
+//! surface gives the "hottest skin point". The node set never changes; events (placement, cover,
+//! fan stall) only change conductances, so a rebuild keeps the temperatures.
+
+use crate::body::{FAT, MUSCLE, SKIN, SkinType, TissueProps, Zone, skin_optics};
+use crate::cem43::Cem43;
+use crate::device::{
+    self, DeviceKind, DeviceSpec, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, STRINGS_PER_CHANNEL,
+};
+use crate::led::{Drive as LedDrive, StringOperatingPoint, T_REF_C, Wavelength};
+use crate::network::{BoundaryId, Discretization, NodeId, SourceId, ThermalNetwork, ThermalState};
+use crate::optics::{Placement, StringMaps, ZoneStats};
+use crate::sensors::{
+    NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, string_current_code,
+    string_voltage_code, supply_code, with_noise,
+};
+use crate::tissue::{
+    Bottom, Column, ColumnBoundaries, ColumnSpec, GridSpec, TissueLayer, build_column,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Skin to room air, still air, convection + radiation, W/(m²·K): domain.md §4.1 table
+/// "Skin to room air (still air), total 8–10" \[M\]; the middle of the range.
+pub const SKIN_TO_AIR_W_PER_M2K: f64 = 9.0;
+
+/// Insulation a blanket adds over the device's outer area, m²·K/W: domain.md §4.1 "Blanket
+/// scenario" (R'' = 0.3 m²K/W, duvet 1.0–1.35 tog ≈ 0.1–0.135 plus trapped air) \[D\].
+pub const BLANKET_R_M2K_PER_W: f64 = 0.3;
+
+/// Area of the hot-spot column, m². Its physics is per unit area (every capacity, conductance
+/// and source scales with it), so the value only sets magnitudes in the energy flows: 1 cm².
+pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
+
+/// The plant's control tick, ms: the cached discretisation's step.
+pub const TICK_MS: u64 = 10;
+
+/// Thermal description of a device as the plant network needs it (filled from the device
+/// catalog; resistances before tolerance scaling).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeviceThermal {
+    /// Heat capacity of each channel's junction node (all LEDs of the channel), J/K.
+    pub junction_c_j_per_k: [f64; 2],
+    /// Junction → board resistance of each channel (all LEDs in parallel), K/W.
+    pub r_junction_board_k_per_w: [f64; 2],
+    /// Board heat capacity, J/K.
+    pub board_c_j_per_k: f64,
+    /// Board → housing resistance, K/W.
+    pub r_board_housing_k_per_w: f64,
+    /// Housing (heatsink, silicone, textile) heat capacity, J/K.
+    pub housing_c_j_per_k: f64,
+    /// Housing → ambient resistance uncovered, natural convection + radiation, K/W.
+    pub r_housing_ambient_k_per_w: f64,
+    /// Housing → ambient resistance with the fan running (panels), K/W.
+    pub r_housing_ambient_fan_k_per_w: Option<f64>,
+    /// Housing → skin contact resistance (contact devices), K/W, over `contact_area_m2`.
+    pub r_housing_skin_k_per_w: Option<f64>,
+    /// Outer (air-facing) area the blanket covers, m².
+    pub outer_area_m2: f64,
+    /// Skin area under the device: the main column's area, m².
+    pub contact_area_m2: f64,
+}
+
+/// The conditions that set the network's conductances.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThermalSetup {
+    /// The device's housing touches the skin (a contact device placed and not lifted off).
+    pub in_contact: bool,
+    /// A blanket covers the device.
+    pub covered: bool,
+    /// The panel fan runs (ignored for devices without a fan).
+    pub fan_running: bool,
+    /// Multiplies every device thermal resistance (production tolerance).
+    pub rth_scale: f64,
+    /// Multiplies every tissue layer's perfusion (vasodilation, exercise).
+    pub perfusion_scale: f64,
+}
+
+/// Where each optical channel's absorbed light goes in tissue (from the skin-type parameters).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Deposition {
+    /// Optical penetration depth δ, m (domain.md §2.4).
+    pub penetration_depth_m: f64,
+    /// Fraction of the absorbed power deposited in the surface node (epidermal melanin).
+    pub epidermal_fraction: f64,
+}
+
+/// Boundary temperatures, °C, in network order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BoundaryTemps {
+    /// Room air.
+    pub ambient_c: f64,
+    /// Arterial blood.
+    pub arterial_c: f64,
+    /// Core, at the bottom of the columns.
+    pub core_c: f64,
+}
+
+/// Node and input handles of the plant network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThermalLayout {
+    /// Junction node per channel.
+    pub junction: [NodeId; 2],
+    /// Board node.
+    pub board: NodeId,
+    /// Housing node.
+    pub housing: NodeId,
+    /// The main column under the contact area.
+    pub main: Column,
+    /// The hot-spot column under the peak irradiance.
+    pub hot_spot: Column,
+    /// LED heat source per channel (input W).
+    pub led_heat: [SourceId; 2],
+    /// Absorbed light in the main column per channel (input W).
+    pub main_light: [SourceId; 2],
+    /// Absorbed light in the hot-spot column per channel (input W).
+    pub hot_spot_light: [SourceId; 2],
+    /// Boundaries of the main system: ambient, arterial, core.
+    pub main_boundaries: [BoundaryId; 3],
+    /// Boundaries of the hot-spot column (same temperatures, separate accounting).
+    pub hot_spot_boundaries: [BoundaryId; 3],
+}
+
+/// Number of sources of the plant network: LED heat ×2, main light ×2, hot-spot light ×2,
+/// main metabolic, hot-spot metabolic.
+pub const SOURCE_COUNT: usize = 8;
+
+/// Number of boundaries: main ambient/arterial/core, hot-spot ambient/arterial/core.
+pub const BOUNDARY_COUNT: usize = 6;
+
+/// Builds the plant network for a device, tissue layers and conditions.
+pub fn build_thermal_network(
+    device: &DeviceThermal,
+    layers: &[TissueLayer],
+    deposition: &[Deposition; 2],
+    setup: &ThermalSetup,
+) -> (ThermalNetwork, ThermalLayout) {
+    let mut net = ThermalNetwork::new();
+    let main_boundaries = [net.add_boundary(), net.add_boundary(), net.add_boundary()];
+    let hot_spot_boundaries = [net.add_boundary(), net.add_boundary(), net.add_boundary()];
+    let r = setup.rth_scale;
+    let junction = [
+        net.add_node(device.junction_c_j_per_k[0]),
+        net.add_node(device.junction_c_j_per_k[1]),
+    ];
+    let board = net.add_node(device.board_c_j_per_k);
+    let housing = net.add_node(device.housing_c_j_per_k);
+    for (j, r_jb) in junction.iter().zip(device.r_junction_board_k_per_w) {
+        net.link(*j, board, 1.0 / (r * r_jb));
+    }
+    net.link(board, housing, 1.0 / (r * device.r_board_housing_k_per_w));
+    let r_air = match (setup.fan_running, device.r_housing_ambient_fan_k_per_w) {
+        (true, Some(fan)) => fan,
+        _ => device.r_housing_ambient_k_per_w,
+    };
+    let r_cover = if setup.covered {
+        BLANKET_R_M2K_PER_W / device.outer_area_m2
+    } else {
+        0.0
+    };
+    net.link_boundary(housing, main_boundaries[0], 1.0 / (r * r_air + r_cover));
+
+    let scaled: Vec<TissueLayer> = layers
+        .iter()
+        .map(|l| TissueLayer {
+            perfusion_w_per_m3k: l.perfusion_w_per_m3k * setup.perfusion_scale,
+            ..*l
+        })
+        .collect();
+    let column = |net: &mut ThermalNetwork, area_m2: f64, b: &[BoundaryId; 3]| {
+        let spec = ColumnSpec {
+            layers: scaled.clone(),
+            area_m2,
+            grid: GridSpec::COARSE,
+            bottom: Bottom::Core,
+        };
+        build_column(
+            net,
+            &spec,
+            ColumnBoundaries {
+                arterial: b[1],
+                core: b[2],
+            },
+        )
+    };
+    let main = column(&mut net, device.contact_area_m2, &main_boundaries);
+    let hot_spot = column(&mut net, HOT_SPOT_AREA_M2, &hot_spot_boundaries);
+    let contact_g = device
+        .r_housing_skin_k_per_w
+        .filter(|_| setup.in_contact)
+        .map(|rc| 1.0 / (r * rc));
+    match contact_g {
+        Some(g) => {
+            net.link(housing, main.surface(), g);
+            net.link_one_way(
+                housing,
+                hot_spot.surface(),
+                g * HOT_SPOT_AREA_M2 / device.contact_area_m2,
+            );
+        }
+        None => {
+            net.link_boundary(
+                main.surface(),
+                main_boundaries[0],
+                SKIN_TO_AIR_W_PER_M2K * main.area_m2(),
+            );
+            net.link_boundary(
+                hot_spot.surface(),
+                hot_spot_boundaries[0],
+                SKIN_TO_AIR_W_PER_M2K * HOT_SPOT_AREA_M2,
+            );
+            // Keep the flow layout fixed: a zero one-way link.
+            net.link_one_way(housing, hot_spot.surface(), 0.0);
+        }
+    }
+    let led_heat = [
+        net.add_source(&[(junction[0], 1.0)]),
+        net.add_source(&[(junction[1], 1.0)]),
+    ];
+    let light = |net: &mut ThermalNetwork, col: &Column| {
+        [0, 1].map(|c| {
+            net.add_source(&col.optical_deposition(
+                deposition[c].penetration_depth_m,
+                deposition[c].epidermal_fraction,
+            ))
+        })
+    };
+    let main_light = light(&mut net, &main);
+    let hot_spot_light = light(&mut net, &hot_spot);
+    debug_assert_eq!(net.source_count(), SOURCE_COUNT);
+    debug_assert_eq!(net.boundary_count(), BOUNDARY_COUNT);
+    let layout = ThermalLayout {
+        junction,
+        board,
+        housing,
+        main,
+        hot_spot,
+        led_heat,
+        main_light,
+        hot_spot_light,
+        main_boundaries,
+        hot_spot_boundaries,
+    };
+    (net, layout)
+}
+
+/// Per-step inputs of the thermal core.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ThermalInputs {
+    /// LED heat per channel, W.
+    pub led_heat_w: [f64; 2],
+    /// Light absorbed in the main column per channel, W.
+    pub main_absorbed_w: [f64; 2],
+    /// Light absorbed in the hot-spot column per channel, W.
+    pub hot_spot_absorbed_w: [f64; 2],
+}
+
+/// The thermal core: network, layout, cached tick discretisation and state.
+#[derive(Clone, Debug)]
+pub struct ThermalCore {
+    net: ThermalNetwork,
+    layout: ThermalLayout,
+    tick: Discretization,
+    state: ThermalState,
+    boundary_c: [f64; BOUNDARY_COUNT],
+    sources: [f64; SOURCE_COUNT],
+}
+
+impl ThermalCore {
+    /// Builds the core with the device at ambient and each tissue column at its resting profile
+    /// for a surface at `skin_c` (see [`resting_profile`]).
+    pub fn new(
+        device: &DeviceThermal,
+        layers: &[TissueLayer],
+        deposition: &[Deposition; 2],
+        setup: &ThermalSetup,
+        temps: BoundaryTemps,
+        skin_c: f64,
+    ) -> ThermalCore {
+        let (net, layout) = build_thermal_network(device, layers, deposition, setup);
+        let mut state = net.uniform_state(temps.ambient_c);
+        let scaled: Vec<TissueLayer> = layers
+            .iter()
+            .map(|l| TissueLayer {
+                perfusion_w_per_m3k: l.perfusion_w_per_m3k * setup.perfusion_scale,
+                ..*l
+            })
+            .collect();
+        let profile = resting_profile(&scaled, temps, skin_c);
+        for col in [&layout.main, &layout.hot_spot] {
+            for (node, t) in col.nodes().iter().zip(&profile) {
+                state.temps_c[node.index()] = *t;
+            }
+        }
+        let tick = net.discretize(TICK_MS as f64 / 1000.0);
+        let mut core = ThermalCore {
+            net,
+            layout,
+            tick,
+            state,
+            boundary_c: [0.0; BOUNDARY_COUNT],
+            sources: [0.0; SOURCE_COUNT],
+        };
+        core.set_boundaries(temps);
+        core
+    }
+
+    /// Rebuilds the network for new conditions, keeping every temperature and flow total.
+    pub fn rebuild(
+        &mut self,
+        device: &DeviceThermal,
+        layers: &[TissueLayer],
+        deposition: &[Deposition; 2],
+        setup: &ThermalSetup,
+    ) {
+        let (net, layout) = build_thermal_network(device, layers, deposition, setup);
+        self.tick = net.discretize(TICK_MS as f64 / 1000.0);
+        self.net = net;
+        self.layout = layout;
+    }
+
+    /// Sets both tissue columns to `profile` (surface first, °C).
+    pub fn set_column_profile(&mut self, profile: &[f64]) {
+        for col in [&self.layout.main, &self.layout.hot_spot] {
+            for (node, t) in col.nodes().iter().zip(profile) {
+                self.state.temps_c[node.index()] = *t;
+            }
+        }
+    }
+
+    /// Sets the boundary temperatures (both systems get the same values).
+    pub fn set_boundaries(&mut self, temps: BoundaryTemps) {
+        let t = [temps.ambient_c, temps.arterial_c, temps.core_c];
+        for (i, b) in self.layout.main_boundaries.iter().enumerate() {
+            self.boundary_c[b.index()] = t[i];
+        }
+        for (i, b) in self.layout.hot_spot_boundaries.iter().enumerate() {
+            self.boundary_c[b.index()] = t[i];
+        }
+    }
+
+    fn load_sources(&mut self, inputs: &ThermalInputs) {
+        let l = &self.layout;
+        for c in 0..2 {
+            self.sources[l.led_heat[c].index()] = inputs.led_heat_w[c];
+            self.sources[l.main_light[c].index()] = inputs.main_absorbed_w[c];
+            self.sources[l.hot_spot_light[c].index()] = inputs.hot_spot_absorbed_w[c];
+        }
+        self.sources[l.main.metabolic().index()] = 1.0;
+        self.sources[l.hot_spot.metabolic().index()] = 1.0;
+    }
+
+    /// One control tick ([`TICK_MS`]) with `inputs` held constant. Allocation-free.
+    pub fn tick(&mut self, inputs: &ThermalInputs) {
+        self.load_sources(inputs);
+        self.tick
+            .step(&mut self.state, &self.boundary_c, &self.sources);
+    }
+
+    /// One exact step of any length with `inputs` held constant (builds a discretisation for it).
+    pub fn jump(&mut self, dt_s: f64, inputs: &ThermalInputs) {
+        self.load_sources(inputs);
+        self.net
+            .discretize(dt_s)
+            .step(&mut self.state, &self.boundary_c, &self.sources);
+    }
+
+    /// The network.
+    pub fn network(&self) -> &ThermalNetwork {
+        &self.net
+    }
+
+    /// Node handles.
+    pub fn layout(&self) -> &ThermalLayout {
+        &self.layout
+    }
+
+    /// Temperatures and accumulated flows.
+    pub fn state(&self) -> &ThermalState {
+        &self.state
+    }
+
+    /// Temperature of a node, °C.
+    pub fn temp_c(&self, node: NodeId) -> f64 {
+        self.state.temp_c(node)
+    }
+
+    /// Heat stored in the main system (everything but the hot-spot column) relative to 0 °C, J.
+    pub fn main_stored_energy_j(&self) -> f64 {
+        let caps = self.net.capacities_j_per_k();
+        let t = &self.state.temps_c;
+        let hot: f64 = self
+            .layout
+            .hot_spot
+            .nodes()
+            .iter()
+            .map(|n| caps[n.index()] * t[n.index()])
+            .sum();
+        self.net.stored_energy_j(t) - hot
+    }
+
+    /// Heat that left the main system to (ambient, arterial blood, core) so far, J.
+    pub fn main_outflow_j(&self) -> [f64; 3] {
+        self.layout
+            .main_boundaries
+            .map(|b| self.state.flow_j[b.index()])
+    }
+
+    /// Metabolic power of the main column, W.
+    pub fn main_metabolic_w(&self) -> f64 {
+        self.net.source_gain(self.layout.main.metabolic())
+    }
+}
+
+/// Resting temperature profile (surface first, °C) of a column whose surface sits at `skin_c`:
+/// the steady state with the surface exposed to an environment at whatever temperature makes the
+/// surface `skin_c` (the steady state is affine in that temperature, so two solves find it).
+/// This makes the initial tissue state consistent with Pennes at the given perfusion instead of
+/// an arbitrary interpolation.
+pub fn resting_profile(layers: &[TissueLayer], temps: BoundaryTemps, skin_c: f64) -> Vec<f64> {
+    let mut net = ThermalNetwork::new();
+    let arterial = net.add_boundary();
+    let core = net.add_boundary();
+    let env = net.add_boundary();
+    let spec = ColumnSpec {
+        layers: layers.to_vec(),
+        area_m2: 1.0,
+        grid: GridSpec::COARSE,
+        bottom: Bottom::Core,
+    };
+    let col = build_column(&mut net, &spec, ColumnBoundaries { arterial, core });
+    net.link_boundary(col.surface(), env, SKIN_TO_AIR_W_PER_M2K);
+    let solve = |env_c: f64| {
+        net.steady_state(&[temps.arterial_c, temps.core_c, env_c], &[1.0])
+            .expect("a column with a core bottom is grounded")
+    };
+    let (lo, hi) = (solve(0.0), solve(100.0));
+    let s = col.surface().index();
+    let env_c = 100.0 * (skin_c - lo[s]) / (hi[s] - lo[s]);
+    solve(env_c)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The facade.
+// ---------------------------------------------------------------------------------------------
+
+/// Which thermistor a fault targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NtcId {
+    /// Contact NTC 0 (on the hot-spot skin surface).
+    Contact0,
+    /// Contact NTC 1 (on the mean contact surface).
+    Contact1,
+    /// The LED-board NTC.
+    Board,
+}
+
+/// A fault injected into the plant (domain.md §6.3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlantFault {
+    /// A thermistor fault.
+    Ntc {
+        /// Which thermistor.
+        sensor: NtcId,
+        /// What is wrong with it.
+        fault: NtcFault,
+    },
+    /// Global string `s` is open: no current, its voltage sense reads the LED rail.
+    StringOpen(usize),
+    /// `leds` emitters of string `string` are shorted: they drop ~0 V and emit nothing.
+    StringShort {
+        /// Global string index.
+        string: usize,
+        /// Shorted emitters.
+        leds: u8,
+    },
+    /// The driver of string `s` conducts whatever the PWM says, unless `hw_enable` is false.
+    DriverStuckOn(usize),
+    /// The panel fan stops: the housing falls back to natural convection.
+    FanStall,
+}
+
+/// A change of the plant's situation, applied between steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlantChange {
+    /// Put the device on (contact) or in front of (panel) a zone; `distance_mm` is used by
+    /// non-contact devices (contact devices sit at their standoff).
+    Place {
+        /// Treated zone.
+        zone: Zone,
+        /// LED plane to skin, mm (panels and masks).
+        distance_mm: f64,
+    },
+    /// Take the device away (placement forgotten).
+    Remove,
+    /// Lift the device off the skin briefly (placement kept).
+    LiftOff,
+    /// Put a lifted device back.
+    PutBack,
+    /// Cover the device with a blanket (true) or uncover it.
+    Cover(bool),
+    /// New ambient temperature, °C.
+    Ambient(f64),
+    /// New skin state (after training): surface °C and perfusion multiplier; resets the tissue
+    /// profile to rest at that surface temperature.
+    SkinState {
+        /// Skin surface temperature, °C.
+        skin_c: f64,
+        /// Perfusion multiplier.
+        perfusion_scale: f64,
+    },
+    /// Eye shields worn (masks).
+    EyeShields(bool),
+    /// Inject a fault.
+    Fault(PlantFault),
+    /// Clear every injected fault.
+    ClearFaults,
+    /// Supply lost (true) or restored.
+    PowerLoss(bool),
+}
+
+/// Production tolerances; `Default` is nominal (all 1.0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerances {
+    /// Multiplies every LED's optical output (heat takes the rest of the electrical power).
+    pub led_efficiency_scale: f64,
+    /// Multiplies the NTCs' R25.
+    pub ntc_r25_scale: f64,
+    /// Multiplies the NTCs' B.
+    pub ntc_beta_scale: f64,
+    /// Multiplies every device thermal resistance.
+    pub rth_scale: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            led_efficiency_scale: 1.0,
+            ntc_r25_scale: 1.0,
+            ntc_beta_scale: 1.0,
+            rth_scale: 1.0,
+        }
+    }
+}
+
+/// The user's body.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BodyConfig {
+    /// Fitzpatrick skin type (sets reflectance and epidermal absorption).
+    pub skin_type: SkinType,
+    /// Perfusion multiplier on every layer (1 = rest).
+    pub perfusion_scale: f64,
+    /// Arterial (and core) temperature, °C.
+    pub arterial_c: f64,
+    /// Skin surface temperature at the start, °C (baseline or post-exercise).
+    pub skin_c: f64,
+}
+
+/// Everything that fixes a plant at construction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlantConfig {
+    /// Device from the catalog.
+    pub device: DeviceKind,
+    /// The user's body.
+    pub body: BodyConfig,
+    /// Room temperature, °C.
+    pub ambient_c: f64,
+    /// Production tolerances.
+    pub tolerances: Tolerances,
+    /// Seed of the sensor-noise generator.
+    pub noise_seed: u64,
+}
+
+/// What the firmware commands (mirrors the firmware's output frame).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drive {
+    /// PWM duty per channel, ‰.
+    pub duty_permille: [u16; MAX_CHANNELS],
+    /// Current set-point per string of each channel, mA.
+    pub current_ma: [u16; MAX_CHANNELS],
+    /// Hardware enable (the independent second switch).
+    pub hw_enable: bool,
+}
+
+/// What the firmware's inputs read (raw counts and digital inputs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readings {
+    /// Contact NTC codes.
+    pub contact_ntc: [u16; MAX_CONTACT_NTCS],
+    /// Board NTC code.
+    pub board_ntc: u16,
+    /// String current sense codes.
+    pub string_current: [u16; MAX_STRINGS],
+    /// String voltage sense codes.
+    pub string_voltage: [u16; MAX_STRINGS],
+    /// Supply voltage code.
+    pub supply: u16,
+    /// Skin-contact sensor.
+    pub skin_contact: bool,
+    /// Eye shields detected.
+    pub eye_shield: bool,
+    /// Fan tachometer OK.
+    pub fan_ok: bool,
+    /// Distance sensor, mm (0 without a sensor or nothing in range).
+    pub distance_mm: u16,
+}
+
+/// Zone statistics of one channel, mW/cm² or J/cm².
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ChannelStats {
+    /// Zone mean.
+    pub mean: f64,
+    /// Zone minimum.
+    pub min: f64,
+    /// Zone maximum.
+    pub max: f64,
+}
+
+/// Plant truth for the properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Truth {
+    /// Hottest skin surface (the hot-spot column), °C.
+    pub hottest_skin_c: f64,
+    /// Mean contact-skin surface (the main column), °C.
+    pub contact_skin_c: f64,
+    /// Junction per channel, °C.
+    pub junction_c: [f64; MAX_CHANNELS],
+    /// Board, °C.
+    pub board_c: f64,
+    /// Housing, °C.
+    pub housing_c: f64,
+    /// Zone irradiance per channel at the present drive, mW/cm².
+    pub irradiance: [ChannelStats; MAX_CHANNELS],
+    /// Accumulated zone fluence per channel, J/cm².
+    pub fluence: [ChannelStats; MAX_CHANNELS],
+    /// Accumulated optical energy on the zone per channel, J.
+    pub zone_energy_j: [f64; MAX_CHANNELS],
+    /// CEM43 at the hottest skin point, minutes.
+    pub cem43_min: f64,
+    /// Any optical output.
+    pub emitting: bool,
+    /// NIR irradiance at the eye (masks; 0 with shields or without eye points), mW/cm².
+    pub eye_nir_mw_cm2: f64,
+    /// Electrical energy drawn by the LEDs, J.
+    pub electrical_j: f64,
+}
+
+/// The per-step scalars of plant truth (see [`Plant::probe`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Probe {
+    /// Hottest skin surface point (hot-spot column surface), °C.
+    pub hottest_skin_c: f64,
+    /// Mean contact-skin surface (main column surface), °C.
+    pub contact_skin_c: f64,
+    /// Junction temperature per channel, °C.
+    pub junction_c: [f64; MAX_CHANNELS],
+    /// LED board, °C.
+    pub board_c: f64,
+    /// Zone-mean irradiance per channel at the present drive, mW/cm².
+    pub irradiance_mean_mw_cm2: [f64; MAX_CHANNELS],
+    /// Zone-mean fluence per channel accumulated since construction or `start_session`, J/cm².
+    pub fluence_mean_j_cm2: [f64; MAX_CHANNELS],
+    /// CEM43 at the hottest skin point, minutes.
+    pub cem43_min: f64,
+    /// Any optical output.
+    pub emitting: bool,
+    /// Any NIR string emitting.
+    pub nir_emitting: bool,
+    /// NIR irradiance at the eye (masks), mW/cm².
+    pub eye_nir_mw_cm2: f64,
+}
+
+/// Per-string dose accumulators at an instant (see [`Plant::dose_snapshot`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DoseSnapshot {
+    factor_seconds: [f64; MAX_STRINGS],
+}
+
+/// Fluence delivered onto the zone over an interval (see [`Plant::fluence_since`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SessionDose {
+    /// Zone-mean fluence, all channels, J/cm².
+    pub mean_j_cm2: f64,
+    /// Zone-minimum fluence (the cold spot), J/cm².
+    pub min_j_cm2: f64,
+    /// Zone-maximum fluence (the hot spot), J/cm².
+    pub max_j_cm2: f64,
+    /// Zone-mean fluence per channel, J/cm².
+    pub channel_mean_j_cm2: [f64; MAX_CHANNELS],
+    /// Optical energy onto the zone, J.
+    pub energy_j: f64,
+}
+
+/// Energy bookkeeping of the main system since construction, J.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EnergyLedger {
+    /// Electrical energy into the LEDs.
+    pub electrical_j: f64,
+    /// Optical energy emitted by the LEDs.
+    pub optical_emitted_j: f64,
+    /// Optical energy absorbed in the main column.
+    pub optical_absorbed_j: f64,
+    /// Metabolic heat of the main column.
+    pub metabolic_j: f64,
+    /// Change of heat stored in the main system.
+    pub stored_change_j: f64,
+    /// Heat to ambient, arterial blood and core (from the exact state integral).
+    pub outflow_j: [f64; 3],
+}
+
+/// The simulated device and body.
+#[derive(Clone, Debug)]
+pub struct Plant {
+    spec: DeviceSpec,
+    cfg: PlantConfig,
+    device_thermal: DeviceThermal,
+    layers: Vec<TissueLayer>,
+    deposition: [Deposition; 2],
+    reflectance: [f64; 2],
+    core: ThermalCore,
+    maps: StringMaps,
+    map_stats: [ZoneStats; MAX_STRINGS],
+    eye: Vec<[f64; MAX_STRINGS]>,
+    zone: Option<Zone>,
+    distance_cm: f64,
+    lifted: bool,
+    covered: bool,
+    eye_shields: bool,
+    fan_stalled: bool,
+    power_lost: bool,
+    ambient_c: f64,
+    perfusion_scale: f64,
+    open: [bool; MAX_STRINGS],
+    shorted: [u8; MAX_STRINGS],
+    stuck_on: [bool; MAX_STRINGS],
+    drive: Drive,
+    ntc: [Ntc; 3],
+    rng: ChaCha8Rng,
+    ref_flux_w: [f64; MAX_STRINGS],
+    string_is_nir: [bool; MAX_STRINGS],
+    factor: [f64; MAX_STRINGS],
+    string_op: [StringOperatingPoint; MAX_STRINGS],
+    factor_seconds: [f64; MAX_STRINGS],
+    cem43: Cem43,
+    ledger: EnergyLedger,
+    initial_stored_j: f64,
+}
+
+/// Tissue layers for a zone: skin and fat from the zone anatomy, muscle below to 30 mm
+/// (domain.md §4.2: core at depth; 30 mm keeps the coarse grid near 12 nodes per column).
+fn zone_layers(zone: Zone) -> Vec<TissueLayer> {
+    let a = zone.anatomy();
+    let layer = |t_m: f64, p: TissueProps| TissueLayer {
+        thickness_m: t_m,
+        k_w_per_mk: p.k_w_mk,
+        rho_kg_per_m3: p.rho_kg_m3,
+        c_j_per_kgk: p.c_j_kgk,
+        perfusion_w_per_m3k: p.perfusion_w_m3k(),
+        metabolic_w_per_m3: p.q_m_w_m3,
+    };
+    let skin_m = a.skin_mm * 1e-3;
+    let fat_m = a.fat_mm * 1e-3;
+    vec![
+        layer(skin_m, SKIN),
+        layer(fat_m, FAT),
+        layer((COLUMN_DEPTH_M - skin_m - fat_m).max(5e-3), MUSCLE),
+    ]
+}
+
+/// Depth of the tissue columns, m: deep enough that the core boundary is ≥ 1/m of muscle
+/// (~16 mm at rest, domain.md §4.3) below the fat.
+pub const COLUMN_DEPTH_M: f64 = 0.03;
+
+/// Zone used for the tissue before the device is placed anywhere.
+const DEFAULT_ZONE: Zone = Zone::LeftCalf;
+
+impl Plant {
+    /// A plant with the device off the body, everything at rest.
+    pub fn new(cfg: &PlantConfig) -> Plant {
+        let spec = device::spec(cfg.device);
+        let t = spec.thermal;
+        let grid_area_m2 = spec.skin_grid.width_cm * spec.skin_grid.height_cm * 1e-4;
+        let present = |c: usize| spec.channels.get(c).is_some();
+        // An absent channel gets a stand-in junction node with no path and no power.
+        let device_thermal = DeviceThermal {
+            junction_c_j_per_k: [0, 1].map(|c| {
+                if present(c) {
+                    t.junction_c_j_per_k[c]
+                } else {
+                    1.0
+                }
+            }),
+            r_junction_board_k_per_w: [0, 1].map(|c| {
+                if present(c) {
+                    t.junction_board_r_k_per_w[c]
+                } else {
+                    f64::INFINITY
+                }
+            }),
+            board_c_j_per_k: t.board_c_j_per_k,
+            r_board_housing_k_per_w: t.board_housing_r_k_per_w,
+            housing_c_j_per_k: t.housing_c_j_per_k,
+            r_housing_ambient_k_per_w: t.housing_ambient_r_k_per_w,
+            r_housing_ambient_fan_k_per_w: t.housing_ambient_fan_r_k_per_w,
+            r_housing_skin_k_per_w: t.housing_skin_r_k_per_w,
+            outer_area_m2: t.outer_area_m2,
+            contact_area_m2: if t.skin_area_m2 > 0.0 {
+                t.skin_area_m2
+            } else {
+                grid_area_m2
+            },
+        };
+        let optics = [0, 1].map(|c| {
+            let wl = spec
+                .channels
+                .get(c)
+                .map_or(Wavelength::Nir850, |ch| ch.wavelength);
+            skin_optics(cfg.body.skin_type, wl)
+        });
+        let deposition = optics.map(|o| Deposition {
+            penetration_depth_m: o.penetration_depth_mm * 1e-3,
+            epidermal_fraction: o.epidermal_fraction,
+        });
+        let layers = zone_layers(DEFAULT_ZONE);
+        let temps = BoundaryTemps {
+            ambient_c: cfg.ambient_c,
+            arterial_c: cfg.body.arterial_c,
+            core_c: cfg.body.arterial_c,
+        };
+        let setup = ThermalSetup {
+            in_contact: false,
+            covered: false,
+            fan_running: true,
+            rth_scale: cfg.tolerances.rth_scale,
+            perfusion_scale: cfg.body.perfusion_scale,
+        };
+        let core = ThermalCore::new(
+            &device_thermal,
+            &layers,
+            &deposition,
+            &setup,
+            temps,
+            cfg.body.skin_c,
+        );
+        let placement = spec.nominal_placement();
+        let maps = spec.reference_maps(placement);
+        let map_stats = core::array::from_fn(|s| maps.per_string[s].stats());
+        let eye = spec.eye_irradiance(placement);
+        let ntc_cfg = NtcConfig {
+            tolerance: NtcTolerance {
+                r25_rel: cfg.tolerances.ntc_r25_scale - 1.0,
+                beta_rel: cfg.tolerances.ntc_beta_scale - 1.0,
+            },
+            ..NtcConfig::default()
+        };
+        let ref_flux_w = core::array::from_fn(|s| {
+            spec.string_channel(s).map_or(0.0, |ch| {
+                f64::from(ch.leds_per_string)
+                    * ch.led
+                        .operating_point(ch.nominal_current_ma, T_REF_C)
+                        .p_opt_w
+            })
+        });
+        let string_is_nir = core::array::from_fn(|s| {
+            spec.string_channel(s)
+                .is_some_and(|ch| ch.wavelength.is_nir())
+        });
+        let board_c = core.temp_c(core.layout().board);
+        let housing_c = core.temp_c(core.layout().housing);
+        let mut plant = Plant {
+            device_thermal,
+            layers,
+            deposition,
+            reflectance: optics.map(|o| o.reflectance),
+            maps,
+            map_stats,
+            eye,
+            zone: None,
+            distance_cm: spec.distance_cm,
+            lifted: false,
+            covered: false,
+            eye_shields: false,
+            fan_stalled: false,
+            power_lost: false,
+            ambient_c: cfg.ambient_c,
+            perfusion_scale: cfg.body.perfusion_scale,
+            open: [false; MAX_STRINGS],
+            shorted: [0; MAX_STRINGS],
+            stuck_on: [false; MAX_STRINGS],
+            drive: Drive::default(),
+            ntc: [
+                Ntc::new(ntc_cfg, housing_c),
+                Ntc::new(ntc_cfg, housing_c),
+                Ntc::new(ntc_cfg, board_c),
+            ],
+            rng: ChaCha8Rng::seed_from_u64(cfg.noise_seed),
+            ref_flux_w,
+            string_is_nir,
+            factor: [0.0; MAX_STRINGS],
+            string_op: [StringOperatingPoint {
+                v_on_v: 0.0,
+                i_avg_ma: 0.0,
+                p_el_w: 0.0,
+                p_opt_w: 0.0,
+                p_heat_w: 0.0,
+            }; MAX_STRINGS],
+            factor_seconds: [0.0; MAX_STRINGS],
+            cem43: Cem43::default(),
+            ledger: EnergyLedger::default(),
+            initial_stored_j: 0.0,
+            core,
+            spec,
+            cfg: *cfg,
+        };
+        plant.initial_stored_j = plant.core.main_stored_energy_j();
+        plant
+    }
+
+    /// The device in use.
+    pub fn device(&self) -> &DeviceSpec {
+        &self.spec
+    }
+
+    fn in_contact(&self) -> bool {
+        self.spec.contact && self.zone.is_some() && !self.lifted
+    }
+
+    /// Light reaches the zone only when the device is placed and not lifted.
+    fn facing_zone(&self) -> bool {
+        self.zone.is_some() && !self.lifted
+    }
+
+    fn setup(&self) -> ThermalSetup {
+        ThermalSetup {
+            in_contact: self.in_contact(),
+            covered: self.covered,
+            fan_running: !self.fan_stalled && !self.power_lost,
+            rth_scale: self.cfg.tolerances.rth_scale,
+            perfusion_scale: self.perfusion_scale,
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let setup = self.setup();
+        self.core
+            .rebuild(&self.device_thermal, &self.layers, &self.deposition, &setup);
+    }
+
+    fn temps(&self) -> BoundaryTemps {
+        BoundaryTemps {
+            ambient_c: self.ambient_c,
+            arterial_c: self.cfg.body.arterial_c,
+            core_c: self.cfg.body.arterial_c,
+        }
+    }
+
+    fn reset_tissue(&mut self, skin_c: f64) {
+        let scaled: Vec<TissueLayer> = self
+            .layers
+            .iter()
+            .map(|l| TissueLayer {
+                perfusion_w_per_m3k: l.perfusion_w_per_m3k * self.perfusion_scale,
+                ..*l
+            })
+            .collect();
+        let profile = resting_profile(&scaled, self.temps(), skin_c);
+        let before = self.core.main_stored_energy_j();
+        self.core.set_column_profile(&profile);
+        // A reset is an external change of state, not a heat flow: keep the ledger balanced.
+        self.initial_stored_j += self.core.main_stored_energy_j() - before;
+    }
+
+    /// Applies a change; rebuilds the network's discretisation when conductances change.
+    pub fn apply(&mut self, change: PlantChange) {
+        match change {
+            PlantChange::Place { zone, distance_mm } => {
+                let distance_cm = if self.spec.contact {
+                    self.spec.distance_cm
+                } else {
+                    distance_mm / 10.0
+                };
+                self.zone = Some(zone);
+                self.lifted = false;
+                self.distance_cm = distance_cm;
+                let placement = Placement::centred(distance_cm);
+                self.maps = self.spec.reference_maps(placement);
+                self.map_stats = core::array::from_fn(|s| self.maps.per_string[s].stats());
+                self.eye = self.spec.eye_irradiance(placement);
+                if self.layers != zone_layers(zone) {
+                    let skin_c = self.core.temp_c(self.core.layout().main.surface());
+                    self.layers = zone_layers(zone);
+                    self.rebuild();
+                    self.reset_tissue(skin_c);
+                } else {
+                    self.rebuild();
+                }
+            }
+            PlantChange::Remove => {
+                self.zone = None;
+                self.lifted = false;
+                self.rebuild();
+            }
+            PlantChange::LiftOff => {
+                self.lifted = true;
+                self.rebuild();
+            }
+            PlantChange::PutBack => {
+                self.lifted = false;
+                self.rebuild();
+            }
+            PlantChange::Cover(on) => {
+                self.covered = on;
+                self.rebuild();
+            }
+            PlantChange::Ambient(c) => {
+                self.ambient_c = c;
+                self.core.set_boundaries(self.temps());
+            }
+            PlantChange::SkinState {
+                skin_c,
+                perfusion_scale,
+            } => {
+                self.perfusion_scale = perfusion_scale;
+                self.rebuild();
+                self.reset_tissue(skin_c);
+            }
+            PlantChange::EyeShields(on) => self.eye_shields = on,
+            PlantChange::Fault(f) => match f {
+                PlantFault::Ntc { sensor, fault } => self.ntc[sensor as usize].set_fault(fault),
+                PlantFault::StringOpen(s) => self.open[s] = true,
+                PlantFault::StringShort { string, leds } => self.shorted[string] = leds,
+                PlantFault::DriverStuckOn(s) => self.stuck_on[s] = true,
+                PlantFault::FanStall => {
+                    self.fan_stalled = true;
+                    self.rebuild();
+                }
+            },
+            PlantChange::ClearFaults => {
+                for n in &mut self.ntc {
+                    n.set_fault(NtcFault::None);
+                }
+                self.open = [false; MAX_STRINGS];
+                self.shorted = [0; MAX_STRINGS];
+                self.stuck_on = [false; MAX_STRINGS];
+                self.fan_stalled = false;
+                self.rebuild();
+            }
+            PlantChange::PowerLoss(lost) => {
+                self.power_lost = lost;
+                self.rebuild();
+            }
+        }
+    }
+
+    /// Sets the firmware's drive; it holds until the next call.
+    pub fn set_drive(&mut self, drive: &Drive) {
+        self.drive = *drive;
+    }
+
+    /// LED operating points and output factors for the present drive at the present junction
+    /// temperatures (held over the coming step).
+    fn evaluate_leds(&mut self) -> ThermalInputs {
+        let mut inputs = ThermalInputs::default();
+        let scale = self.cfg.tolerances.led_efficiency_scale;
+        for s in 0..MAX_STRINGS {
+            let c = s / STRINGS_PER_CHANNEL;
+            let off = StringOperatingPoint {
+                v_on_v: 0.0,
+                i_avg_ma: 0.0,
+                p_el_w: 0.0,
+                p_opt_w: 0.0,
+                p_heat_w: 0.0,
+            };
+            let Some(ch) = self.spec.string_channel(s) else {
+                self.string_op[s] = off;
+                self.factor[s] = 0.0;
+                continue;
+            };
+            let set_ma = f64::from(self.drive.current_ma[c]);
+            let (i_on_ma, duty) = if self.stuck_on[s] {
+                (
+                    if set_ma > 0.0 {
+                        set_ma
+                    } else {
+                        ch.nominal_current_ma
+                    },
+                    1.0,
+                )
+            } else {
+                (
+                    set_ma,
+                    f64::from(self.drive.duty_permille[c].min(1000)) / 1000.0,
+                )
+            };
+            let powered = self.drive.hw_enable && !self.power_lost && !self.open[s];
+            let mut op = if powered && duty > 0.0 && i_on_ma > 0.0 {
+                let tj_c = self.core.temp_c(self.core.layout().junction[c]);
+                ch.led.string_operating_point(
+                    ch.leds_per_string,
+                    u32::from(self.shorted[s]),
+                    LedDrive {
+                        i_on_ma,
+                        duty,
+                        tj_c,
+                    },
+                )
+            } else {
+                off
+            };
+            if scale != 1.0 {
+                op.p_opt_w = (op.p_opt_w * scale).min(op.p_el_w);
+                op.p_heat_w = op.p_el_w - op.p_opt_w;
+            }
+            self.factor[s] = if self.ref_flux_w[s] > 0.0 {
+                op.p_opt_w / self.ref_flux_w[s]
+            } else {
+                0.0
+            };
+            inputs.led_heat_w[c] += op.p_heat_w;
+            self.string_op[s] = op;
+        }
+        if self.facing_zone() {
+            let area_main = self.device_thermal.contact_area_m2;
+            for c in 0..MAX_CHANNELS {
+                let (mean, max) = self.channel_mean_max(c, &self.factor);
+                // mW/cm² → W/m²: ×10.
+                let absorbed = 1.0 - self.reflectance[c];
+                inputs.main_absorbed_w[c] = absorbed * mean * 10.0 * area_main;
+                inputs.hot_spot_absorbed_w[c] = absorbed * max * 10.0 * HOT_SPOT_AREA_M2;
+            }
+        }
+        inputs
+    }
+
+    /// Zone mean and peak of channel `c` for per-string `factors` (no allocation; exact peak
+    /// by a grid pass only when the two strings are scaled differently).
+    fn channel_mean_max(&self, c: usize, factors: &[f64; MAX_STRINGS]) -> (f64, f64) {
+        let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+        let mean = factors[a] * self.map_stats[a].mean + factors[b] * self.map_stats[b].mean;
+        let (fa, fb) = (factors[a], factors[b]);
+        let max = if fa == fb {
+            let m = self.maps.per_string[a]
+                .mw_cm2
+                .iter()
+                .zip(&self.maps.per_string[b].mw_cm2)
+                .map(|(x, y)| x + y);
+            fa * m.fold(0.0, f64::max)
+        } else {
+            self.channel_extreme(c, factors, f64::max, 0.0)
+        };
+        (mean, max)
+    }
+
+    fn channel_extreme(
+        &self,
+        c: usize,
+        factors: &[f64; MAX_STRINGS],
+        pick: fn(f64, f64) -> f64,
+        init: f64,
+    ) -> f64 {
+        let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+        self.maps.per_string[a]
+            .mw_cm2
+            .iter()
+            .zip(&self.maps.per_string[b].mw_cm2)
+            .map(|(x, y)| factors[a] * x + factors[b] * y)
+            .fold(init, pick)
+    }
+
+    /// Advances virtual time by `dt_ms` with the present drive: a 10 ms tick uses the cached
+    /// discretisation, any other length one exact jump (cost independent of its length).
+    pub fn advance(&mut self, dt_ms: u64) {
+        if dt_ms == 0 {
+            return;
+        }
+        let dt_s = dt_ms as f64 / 1000.0;
+        let inputs = self.evaluate_leds();
+        let hs = self.core.layout().hot_spot.surface();
+        let before_c = self.core.temp_c(hs);
+        if dt_ms == TICK_MS {
+            self.core.tick(&inputs);
+        } else {
+            self.core.jump(dt_s, &inputs);
+        }
+        let after_c = self.core.temp_c(hs);
+        self.cem43.add_linear(before_c, after_c, dt_s);
+        // Fluence accrues on the zone only while the device faces it (not lifted, not removed).
+        let on_zone = if self.facing_zone() { dt_s } else { 0.0 };
+        for s in 0..MAX_STRINGS {
+            self.factor_seconds[s] += self.factor[s] * on_zone;
+            self.ledger.electrical_j += self.string_op[s].p_el_w * dt_s;
+            self.ledger.optical_emitted_j += self.string_op[s].p_opt_w * dt_s;
+        }
+        self.ledger.optical_absorbed_j += inputs.main_absorbed_w.iter().sum::<f64>() * dt_s;
+        self.ledger.metabolic_j += self.core.main_metabolic_w() * dt_s;
+        let l = self.core.layout();
+        let housing_c = self.core.temp_c(l.housing);
+        let contact_hosts = if self.in_contact() {
+            [
+                self.core.temp_c(l.hot_spot.surface()),
+                self.core.temp_c(l.main.surface()),
+            ]
+        } else {
+            [housing_c, housing_c]
+        };
+        let board_c = self.core.temp_c(l.board);
+        self.ntc[0].advance(dt_s, contact_hosts[0], housing_c);
+        self.ntc[1].advance(dt_s, contact_hosts[1], housing_c);
+        self.ntc[2].advance(dt_s, board_c, self.ambient_c);
+    }
+
+    /// Samples the sensors (draws from the seeded noise generator).
+    pub fn sense(&mut self) -> Readings {
+        let sensors = self.spec.sensors;
+        let mut r = Readings::default();
+        for i in 0..usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS) {
+            r.contact_ntc[i] = self.ntc[i].read(&mut self.rng);
+        }
+        if sensors.board_ntc {
+            r.board_ntc = self.ntc[2].read(&mut self.rng);
+        }
+        for s in 0..MAX_STRINGS {
+            let op = self.string_op[s];
+            let c = s / STRINGS_PER_CHANNEL;
+            let commanded = self.drive.hw_enable
+                && !self.power_lost
+                && (self.drive.duty_permille[c] > 0 || self.stuck_on[s])
+                && self.spec.string_channel(s).is_some();
+            let v = if self.open[s] && commanded {
+                self.spec.led_rail_v
+            } else if op.i_avg_ma > 0.0 {
+                op.v_on_v
+            } else {
+                0.0
+            };
+            r.string_current[s] = with_noise(
+                string_current_code(op.i_avg_ma),
+                NTC_NOISE_LSB,
+                &mut self.rng,
+            );
+            r.string_voltage[s] = with_noise(string_voltage_code(v), NTC_NOISE_LSB, &mut self.rng);
+        }
+        r.supply = if self.power_lost {
+            0
+        } else {
+            with_noise(
+                supply_code(self.spec.supply_v),
+                NTC_NOISE_LSB,
+                &mut self.rng,
+            )
+        };
+        r.skin_contact = sensors.skin_contact && self.in_contact();
+        r.eye_shield = sensors.eye_shield && self.eye_shields;
+        r.fan_ok = sensors.fan && !self.fan_stalled && !self.power_lost;
+        r.distance_mm = if sensors.distance && self.facing_zone() {
+            (self.distance_cm * 10.0).round() as u16
+        } else {
+            0
+        };
+        r
+    }
+
+    /// Plant truth (no allocation).
+    pub fn truth(&self) -> Truth {
+        let l = self.core.layout();
+        let facing = self.facing_zone();
+        let stats = |c: usize, f: &[f64; MAX_STRINGS], scale: f64| {
+            if !facing && scale == 1.0 {
+                return ChannelStats::default();
+            }
+            let (mean, max) = self.channel_mean_max(c, f);
+            let min = self.channel_extreme(c, f, f64::min, f64::INFINITY);
+            ChannelStats {
+                mean: mean * scale,
+                min: min * scale,
+                max: max * scale,
+            }
+        };
+        let zone_area_cm2 = self.spec.skin_grid.width_cm * self.spec.skin_grid.height_cm;
+        // Fluence accumulates as ∫factor dt per string; mW/cm²·s → J/cm²: /1000.
+        let fluence: [ChannelStats; MAX_CHANNELS] =
+            core::array::from_fn(|c| stats(c, &self.factor_seconds, 1e-3));
+        let nir_at_eye = if self.eye_shields || !facing {
+            0.0
+        } else {
+            self.eye
+                .iter()
+                .map(|e| {
+                    (0..MAX_STRINGS)
+                        .filter(|&s| {
+                            self.spec
+                                .string_channel(s)
+                                .is_some_and(|ch| ch.wavelength.is_nir())
+                        })
+                        .map(|s| self.factor[s] * e[s])
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+        };
+        Truth {
+            hottest_skin_c: self.core.temp_c(l.hot_spot.surface()),
+            contact_skin_c: self.core.temp_c(l.main.surface()),
+            junction_c: l.junction.map(|j| self.core.temp_c(j)),
+            board_c: self.core.temp_c(l.board),
+            housing_c: self.core.temp_c(l.housing),
+            irradiance: core::array::from_fn(|c| stats(c, &self.factor, 1.0)),
+            fluence,
+            zone_energy_j: fluence.map(|f| f.mean * zone_area_cm2),
+            cem43_min: self.cem43.minutes(),
+            emitting: self.factor.iter().any(|&f| f > 0.0),
+            eye_nir_mw_cm2: nir_at_eye,
+            electrical_j: self.ledger.electrical_j,
+        }
+    }
+
+    /// The scalars a closed loop looks at every step: temperatures, zone-mean irradiance and
+    /// fluence, CEM43, emission. O(strings), no grid pass: cheap enough for every control tick,
+    /// unlike [`Plant::truth`], which also finds zone minima and maxima over the grid.
+    pub fn probe(&self) -> Probe {
+        let l = self.core.layout();
+        let facing = self.facing_zone();
+        let mean = |f: &[f64; MAX_STRINGS], c: usize| {
+            let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+            if facing {
+                f[a] * self.map_stats[a].mean + f[b] * self.map_stats[b].mean
+            } else {
+                0.0
+            }
+        };
+        let nir_at_eye = if self.eye_shields || !facing || self.eye.is_empty() {
+            0.0
+        } else {
+            self.eye
+                .iter()
+                .map(|e| {
+                    (0..MAX_STRINGS)
+                        .filter(|&s| self.string_is_nir[s])
+                        .map(|s| self.factor[s] * e[s])
+                        .sum::<f64>()
+                })
+                .fold(0.0, f64::max)
+        };
+        Probe {
+            hottest_skin_c: self.core.temp_c(l.hot_spot.surface()),
+            contact_skin_c: self.core.temp_c(l.main.surface()),
+            junction_c: l.junction.map(|j| self.core.temp_c(j)),
+            board_c: self.core.temp_c(l.board),
+            irradiance_mean_mw_cm2: [mean(&self.factor, 0), mean(&self.factor, 1)],
+            fluence_mean_j_cm2: [
+                mean(&self.factor_seconds, 0) * 1e-3,
+                mean(&self.factor_seconds, 1) * 1e-3,
+            ],
+            cem43_min: self.cem43.minutes(),
+            emitting: self.factor.iter().any(|&f| f > 0.0),
+            nir_emitting: (0..MAX_STRINGS).any(|s| self.string_is_nir[s] && self.factor[s] > 0.0),
+            eye_nir_mw_cm2: nir_at_eye,
+        }
+    }
+
+    /// The per-string dose accumulators now, to measure a session by difference later.
+    pub fn dose_snapshot(&self) -> DoseSnapshot {
+        DoseSnapshot {
+            factor_seconds: self.factor_seconds,
+        }
+    }
+
+    /// Fluence delivered onto the zone since `since`: zone mean, minimum and maximum over the skin
+    /// grid (one grid pass), per-channel means and the optical energy onto the zone. Fluence
+    /// accrues only while the device faces a zone; a session is measured on the maps of the
+    /// last placement.
+    pub fn fluence_since(&self, since: &DoseSnapshot) -> SessionDose {
+        let d: [f64; MAX_STRINGS] =
+            core::array::from_fn(|s| (self.factor_seconds[s] - since.factor_seconds[s]) * 1e-3);
+        let n = self.maps.grid().len();
+        let (mut min, mut max, mut sum) = (f64::INFINITY, 0.0_f64, 0.0);
+        for i in 0..n {
+            let h: f64 = (0..MAX_STRINGS)
+                .map(|s| d[s] * self.maps.per_string[s].mw_cm2[i])
+                .sum();
+            min = min.min(h);
+            max = max.max(h);
+            sum += h;
+        }
+        let channel_mean_j_cm2 = core::array::from_fn(|c| {
+            let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
+            d[a] * self.map_stats[a].mean + d[b] * self.map_stats[b].mean
+        });
+        let zone_area_cm2 = self.spec.skin_grid.width_cm * self.spec.skin_grid.height_cm;
+        let mean = if n == 0 { 0.0 } else { sum / n as f64 };
+        SessionDose {
+            mean_j_cm2: mean,
+            min_j_cm2: if n == 0 { 0.0 } else { min },
+            max_j_cm2: max,
+            channel_mean_j_cm2,
+            energy_j: mean * zone_area_cm2,
+        }
+    }
+
+    /// Accumulated fluence map per channel, J/cm²: `out` holds channel 0's grid then channel 1's
+    /// (length `2 × grid points`).
+    pub fn fluence_map(&self, out: &mut [f64]) {
+        let n = self.maps.grid().len();
+        assert_eq!(out.len(), MAX_CHANNELS * n, "two channel grids");
+        out.fill(0.0);
+        for s in 0..MAX_STRINGS {
+            let c = s / STRINGS_PER_CHANNEL;
+            let f = self.factor_seconds[s] * 1e-3;
+            for (o, v) in out[c * n..(c + 1) * n]
+                .iter_mut()
+                .zip(&self.maps.per_string[s].mw_cm2)
+            {
+                *o += f * v;
+            }
+        }
+    }
+
+    /// Energy ledger of the main system since construction.
+    pub fn energy(&self) -> EnergyLedger {
+        EnergyLedger {
+            stored_change_j: self.core.main_stored_energy_j() - self.initial_stored_j,
+            outflow_j: self.core.main_outflow_j(),
+            ..self.ledger
+        }
+    }
+
+    /// Resets the session accumulators (fluence, CEM43) for a new session.
+    pub fn start_session(&mut self) {
+        self.factor_seconds = [0.0; MAX_STRINGS];
+        self.cem43.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tissue::perfusion_w_per_m3k;
+
+    /// The brief's energy-accounting tolerance: 0.1 % of the energy put in.
+    const ENERGY_BALANCE_REL: f64 = 1e-3;
+
+    /// A long exact jump against 10 ms ticks: each tick is exact, so they differ by the roundoff
+    /// of ~6000 products plus the rate quantisation of scaling and squaring (network.rs), ≪ 1 mK.
+    const JUMP_VS_TICKS_K: f64 = 1e-6;
+
+    /// The resting profile interpolates two LU steady solves: exact up to their roundoff (~1e-13 K
+    /// for a ~15-node column), with margin.
+    const STEADY_SOLVE_K: f64 = 1e-9;
+
+    /// A wrap-like device for the core tests (illustrative numbers, not the catalog's).
+    fn wrap() -> DeviceThermal {
+        DeviceThermal {
+            junction_c_j_per_k: [0.05, 0.05],
+            r_junction_board_k_per_w: [0.5, 0.5],
+            board_c_j_per_k: 60.0,
+            r_board_housing_k_per_w: 0.2,
+            housing_c_j_per_k: 330.0,
+            r_housing_ambient_k_per_w: 2.2,
+            r_housing_ambient_fan_k_per_w: None,
+            r_housing_skin_k_per_w: Some(0.25),
+            outer_area_m2: 0.045,
+            contact_area_m2: 0.045,
+        }
+    }
+
+    /// Skin / fat / muscle from domain.md §4.2 (k, ρ, c; ω 0.002 / 0.0005 / 0.0007; q_m mid-range).
+    fn layers() -> Vec<TissueLayer> {
+        let layer = |t: f64, k: f64, rho: f64, c: f64, omega: f64, qm: f64| TissueLayer {
+            thickness_m: t,
+            k_w_per_mk: k,
+            rho_kg_per_m3: rho,
+            c_j_per_kgk: c,
+            perfusion_w_per_m3k: perfusion_w_per_m3k(omega),
+            metabolic_w_per_m3: qm,
+        };
+        vec![
+            layer(1.5e-3, 0.37, 1109.0, 3391.0, 0.002, 1000.0),
+            layer(5e-3, 0.21, 911.0, 2348.0, 0.0005, 500.0),
+            layer(23.5e-3, 0.49, 1090.0, 3421.0, 0.0007, 800.0),
+        ]
+    }
+
+    const DEPOSITION: [Deposition; 2] = [
+        Deposition {
+            penetration_depth_m: 2e-3,
+            epidermal_fraction: 0.1,
+        },
+        Deposition {
+            penetration_depth_m: 3.5e-3,
+            epidermal_fraction: 0.05,
+        },
+    ];
+
+    const TEMPS: BoundaryTemps = BoundaryTemps {
+        ambient_c: 25.0,
+        arterial_c: 37.0,
+        core_c: 37.0,
+    };
+
+    fn setup() -> ThermalSetup {
+        ThermalSetup {
+            in_contact: true,
+            covered: false,
+            fan_running: false,
+            rth_scale: 1.0,
+            perfusion_scale: 1.0,
+        }
+    }
+
+    fn core() -> ThermalCore {
+        ThermalCore::new(&wrap(), &layers(), &DEPOSITION, &setup(), TEMPS, 33.0)
+    }
+
+    const SESSION: ThermalInputs = ThermalInputs {
+        led_heat_w: [6.0, 7.0],
+        main_absorbed_w: [2.0, 2.0],
+        hot_spot_absorbed_w: [0.02, 0.02],
+    };
+
+    #[test]
+    fn resting_profile_has_the_requested_surface_and_warms_with_depth() {
+        let p = resting_profile(&layers(), TEMPS, 33.0);
+        assert!((p[0] - 33.0).abs() < STEADY_SOLVE_K, "{}", p[0]);
+        assert!(p.windows(2).all(|w| w[1] >= w[0]), "{p:?}");
+        assert!(*p.last().expect("nodes") > 36.0);
+    }
+
+    #[test]
+    fn session_energy_balances_on_the_main_system() {
+        let mut c = core();
+        let e0 = c.main_stored_energy_j();
+        let ticks = 10 * 60 * 100;
+        for _ in 0..ticks {
+            c.tick(&SESSION);
+        }
+        let dt = ticks as f64 * TICK_MS as f64 / 1000.0;
+        let energy_in = (SESSION.led_heat_w.iter().sum::<f64>()
+            + SESSION.main_absorbed_w.iter().sum::<f64>()
+            + c.main_metabolic_w())
+            * dt;
+        let out: f64 = c.main_outflow_j().iter().sum();
+        let stored = c.main_stored_energy_j() - e0;
+        assert!(
+            ((energy_in - out - stored) / energy_in).abs() < ENERGY_BALANCE_REL,
+            "{energy_in} vs {out} + {stored}"
+        );
+        // And the session warmed the skin under the device and the hot spot.
+        assert!(c.temp_c(c.layout().main.surface()) > 34.0);
+    }
+
+    #[test]
+    fn idle_jump_equals_ticks() {
+        let mut a = core();
+        let mut b = core();
+        let idle = ThermalInputs::default();
+        for _ in 0..6000 {
+            a.tick(&idle);
+        }
+        b.jump(60.0, &idle);
+        for (x, y) in a.state().temps_c.iter().zip(&b.state().temps_c) {
+            assert!((x - y).abs() < JUMP_VS_TICKS_K, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn cover_and_contact_change_conductances_but_keep_temperatures() {
+        let mut c = core();
+        for _ in 0..1000 {
+            c.tick(&SESSION);
+        }
+        let before = c.state().temps_c.clone();
+        c.rebuild(
+            &wrap(),
+            &layers(),
+            &DEPOSITION,
+            &ThermalSetup {
+                covered: true,
+                ..setup()
+            },
+        );
+        assert_eq!(before, c.state().temps_c);
+        // Covered, the same heat raises the housing more over a minute.
+        let mut open = c.clone();
+        open.rebuild(&wrap(), &layers(), &DEPOSITION, &setup());
+        c.jump(600.0, &SESSION);
+        open.jump(600.0, &SESSION);
+        assert!(c.temp_c(c.layout().housing) > open.temp_c(open.layout().housing) + 0.5);
+    }
+}

@@ -1,0 +1,212 @@
+//! Command-line parsing and the documented exit codes.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | every property held (or failed exactly as the scenario expects) |
+//! | 1 | a property was violated or a scenario expectation was not met |
+//! | 2 | invalid input: a scenario file or a flag |
+//! | 3 | the firmware or its transport failed |
+
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::output;
+
+/// Exit code: every property held.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a property was violated.
+pub const EXIT_VIOLATED: u8 = 1;
+/// Exit code: invalid input.
+pub const EXIT_INVALID_INPUT: u8 = 2;
+/// Exit code: the firmware or its transport failed.
+pub const EXIT_FIRMWARE: u8 = 3;
+
+/// Hardware-in-the-loop simulator and test harness for red/NIR light-therapy devices.
+#[derive(Debug, Parser)]
+#[command(name = "pbm-hil", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios (files or folders of them) against a firmware and judge every property.
+    Run {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Firmware to test: `reference` (the built-in reference firmware).
+        #[arg(long, default_value = "reference")]
+        firmware: String,
+        /// Folder for per-scenario reports (`DIR/SCENARIO/report.json`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write JUnit XML here (a testsuite per scenario, a testcase per property).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Override every scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Validate scenario files only.
+    Check {
+        /// Scenario files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Run the CLI with the given arguments; returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_INVALID_INPUT
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    ExitCode::from(match cli.command {
+        Command::Check { paths } => check(&paths),
+        Command::Run {
+            paths,
+            firmware,
+            out,
+            junit,
+            seed,
+        } => run(&paths, &firmware, out.as_deref(), junit.as_deref(), seed),
+    })
+}
+
+fn load(paths: &[PathBuf]) -> Result<Vec<harness::scenario::Scenario>, u8> {
+    harness::format::load_paths(paths).map_err(|errors| {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("{} error(s); no scenario was run", errors.len());
+        EXIT_INVALID_INPUT
+    })
+}
+
+fn check(paths: &[PathBuf]) -> u8 {
+    match load(paths) {
+        Ok(s) => {
+            println!("{} scenario(s) valid", s.len());
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+fn run(
+    paths: &[PathBuf],
+    firmware: &str,
+    out: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+    seed: Option<u64>,
+) -> u8 {
+    if firmware != "reference" {
+        eprintln!(
+            "error: --firmware {firmware:?}: this build supports only `reference` (exec:, tcp: and serial: transports are not built yet)"
+        );
+        return EXIT_INVALID_INPUT;
+    }
+    let mut scenarios = match load(paths) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(seed) = seed {
+        for s in &mut scenarios {
+            s.seed = seed;
+        }
+    }
+    let progress = std::io::stderr().is_terminal() && scenarios.len() > 1;
+    let mut results = Vec::new();
+    let mut firmware_failed = false;
+    for (i, s) in scenarios.iter().enumerate() {
+        if progress {
+            eprint!("\r\x1b[2K[{}/{}] {}", i + 1, scenarios.len(), s.name);
+        }
+        match harness::bench::run_reference(s, &mut harness::events::Discard) {
+            Ok(r) => {
+                if let Some(dir) = out {
+                    let path = dir.join(&s.name).join("report.json");
+                    let json = serde_json::to_vec_pretty(&r).expect("results serialise");
+                    if let Err(e) = output::write_atomic(&path, &json) {
+                        eprintln!("error: failed to write {}: {e}", path.display());
+                        return EXIT_INVALID_INPUT;
+                    }
+                }
+                results.push(r);
+            }
+            Err(e) => {
+                eprintln!("\nerror: scenario {}: {e}", s.name);
+                firmware_failed = true;
+            }
+        }
+    }
+    if progress {
+        eprintln!("\r\x1b[2K{} scenario(s) run", scenarios.len());
+    }
+    print!("{}", output::summary_table(&results));
+    for r in &results {
+        for v in r.verdicts.iter().filter(|v| v.status.is_failure()) {
+            for f in &v.violations {
+                println!(
+                    "  {} [{}] {} at {}: measured {:.3}, limit {:.3}: {}",
+                    r.scenario,
+                    f.device,
+                    v.name,
+                    clock(f.t_ms),
+                    f.measured,
+                    f.limit,
+                    f.detail
+                );
+            }
+        }
+        for e in &r.expectation_failures {
+            println!("  {}: {e}", r.scenario);
+        }
+        if let Some(why) = &r.invalid {
+            println!("  {}: invalid: {why}", r.scenario);
+        }
+    }
+    if let Some(path) = junit
+        && let Err(e) = output::write_atomic(path, output::junit(&results).as_bytes())
+    {
+        eprintln!("error: failed to write {}: {e}", path.display());
+        return EXIT_INVALID_INPUT;
+    }
+    let passed = results.iter().filter(|r| r.passed()).count();
+    println!("{passed} passed, {} failed", results.len() - passed);
+    if firmware_failed {
+        EXIT_FIRMWARE
+    } else if passed == results.len() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATED
+    }
+}
+
+/// Virtual time as `day N HH:MM:SS.mmm`.
+pub fn clock(t_ms: u64) -> String {
+    let day = t_ms / 86_400_000;
+    let ms = t_ms % 86_400_000;
+    format!(
+        "day {day} {:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}

@@ -1,0 +1,236 @@
+//! Files a run leaves behind: `report.json` per scenario, JUnit XML, the summary table.
+//!
+//! Every file is written atomically (a temporary file beside it, then a rename), so an
+//! interrupted run never leaves a half-written report.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use harness::result::{RunResult, Status};
+
+/// Write `bytes` to `path` atomically: temporary file in the same folder, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: a testsuite per scenario, a testcase per property (plus one for the scenario's
+/// validity and expectations).
+pub fn junit(results: &[RunResult]) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: usize = results.iter().map(|r| r.verdicts.len() + 1).sum();
+    let failures: usize = results
+        .iter()
+        .map(|r| {
+            r.verdicts.iter().filter(|v| v.status.is_failure()).count()
+                + usize::from(!r.expectation_failures.is_empty() || r.invalid.is_some())
+        })
+        .sum();
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"pbm-hil\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    for r in results {
+        let fails = r.verdicts.iter().filter(|v| v.status.is_failure()).count()
+            + usize::from(!r.expectation_failures.is_empty() || r.invalid.is_some());
+        let skipped = r
+            .verdicts
+            .iter()
+            .filter(|v| v.status == Status::NotApplicable)
+            .count();
+        let _ = writeln!(
+            x,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"0\" skipped=\"{skipped}\">",
+            xml_escape(&r.scenario),
+            r.verdicts.len() + 1
+        );
+        let _ = writeln!(
+            x,
+            "    <properties><property name=\"seed\" value=\"{}\"/><property name=\"trace_hash\" value=\"{:016x}\"/></properties>",
+            r.seed, r.trace_hash
+        );
+        let _ = write!(
+            x,
+            "    <testcase classname=\"{}\" name=\"scenario\"",
+            xml_escape(&r.scenario)
+        );
+        let mut problems: Vec<String> = r.expectation_failures.clone();
+        if let Some(why) = &r.invalid {
+            problems.push(format!("invalid scenario: {why}"));
+        }
+        if problems.is_empty() {
+            x.push_str("/>\n");
+        } else {
+            let _ = writeln!(
+                x,
+                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                xml_escape(&problems[0]),
+                xml_escape(&problems.join("\n"))
+            );
+        }
+        for v in &r.verdicts {
+            let _ = write!(
+                x,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml_escape(&r.scenario),
+                v.name
+            );
+            match v.status {
+                Status::Held | Status::ExpectedViolation => x.push_str("/>\n"),
+                Status::NotApplicable => x.push_str(
+                    "><skipped message=\"not exercised by this scenario\"/></testcase>\n",
+                ),
+                Status::Violated => {
+                    let first = v.violations.first();
+                    let msg = first.map_or_else(String::new, |f| {
+                        format!(
+                            "t={} ms: measured {:.3} against limit {:.3}: {}",
+                            f.t_ms, f.measured, f.limit, f.detail
+                        )
+                    });
+                    let body: Vec<String> = v
+                        .violations
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "[{}] t={} ms measured={:.3} limit={:.3} {}",
+                                f.device, f.t_ms, f.measured, f.limit, f.detail
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        x,
+                        ">\n      <failure message=\"{}\" type=\"{}\">{} violation(s); statement: {}; source: {}\n{}</failure>\n    </testcase>",
+                        xml_escape(&msg),
+                        v.name,
+                        v.violation_count,
+                        xml_escape(v.statement),
+                        xml_escape(v.source),
+                        xml_escape(&body.join("\n"))
+                    );
+                }
+                Status::UnexpectedHold => {
+                    let _ = writeln!(
+                        x,
+                        ">\n      <failure message=\"expected to be violated ({}) but held\" type=\"{}\"/>\n    </testcase>",
+                        xml_escape(v.expected_reason.as_deref().unwrap_or("")),
+                        v.name
+                    );
+                }
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// The verdict word of a run.
+pub fn verdict_word(r: &RunResult) -> &'static str {
+    if r.invalid.is_some() {
+        "INVALID"
+    } else if r.passed() {
+        "pass"
+    } else {
+        "FAIL"
+    }
+}
+
+/// The summary table printed after a run.
+pub fn summary_table(results: &[RunResult]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<34} {:>5} {:>5}  {:<38} {:>7} {:>7}  verdict",
+        "scenario", "sess", "refus", "fluence per zone, J/cm² (mean)", "skin°C", "Tj°C"
+    );
+    for r in results {
+        let done = r.sessions.iter().filter(|x| x.emitting_ms > 0).count();
+        let refused = r
+            .sessions
+            .iter()
+            .filter(|x| x.end == harness::result::SessionEnd::Refused)
+            .count();
+        let mut zones: Vec<(String, f64)> = Vec::new();
+        for x in &r.sessions {
+            match zones.iter_mut().find(|(z, _)| *z == x.zone) {
+                Some((_, f)) => *f += x.fluence_mean_j_cm2,
+                None => zones.push((x.zone.clone(), x.fluence_mean_j_cm2)),
+            }
+        }
+        let fl = zones
+            .iter()
+            .map(|(z, f)| format!("{z} {f:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let fl = if fl.chars().count() > 38 {
+            format!("{}…", fl.chars().take(37).collect::<String>())
+        } else {
+            fl
+        };
+        let skin = r
+            .sessions
+            .iter()
+            .map(|x| x.peak_skin_c)
+            .fold(f64::NAN, f64::max);
+        let tj = r
+            .sessions
+            .iter()
+            .map(|x| x.peak_junction_c)
+            .fold(f64::NAN, f64::max);
+        let mut verdict = verdict_word(r).to_string();
+        let failed: Vec<&str> = r
+            .verdicts
+            .iter()
+            .filter(|v| v.status.is_failure())
+            .map(|v| v.name)
+            .collect();
+        if !failed.is_empty() {
+            verdict.push_str(&format!(" ({})", failed.join(", ")));
+        }
+        if !r.expectation_failures.is_empty() {
+            verdict.push_str(" (expectation not met)");
+        }
+        let _ = writeln!(
+            s,
+            "{:<34} {:>5} {:>5}  {:<38} {:>7.1} {:>7.1}  {}",
+            r.scenario, done, refused, fl, skin, tj, verdict
+        );
+    }
+    s
+}

@@ -1,0 +1,430 @@
+//! Closed-loop runs of the reference firmware through hand-built weeks (issue: the bench).
+
+use firmware::boundary::{InputFrame, OutputFrame, SessionState};
+use harness::events::{Event, Reporter};
+use harness::properties::PropertyId;
+use harness::result::{RunResult, Status};
+use harness::scenario::{Action, Button, Scenario};
+use sim::body::Zone;
+use sim::device::DeviceKind;
+use sim::plant::PlantFault;
+use sim::sensors::NtcFault;
+
+use crate::common::*;
+
+/// Collects what the tests look at in the event stream.
+#[derive(Default)]
+struct Recorder {
+    fired: Vec<String>,
+    max_duty_covered: Vec<u16>,
+    states: Vec<SessionState>,
+}
+
+impl Reporter for Recorder {
+    fn event(&mut self, e: &Event) {
+        match e {
+            Event::FaultFired { fault, .. } => self.fired.push(fault.clone()),
+            Event::StateChange { to, .. } => self.states.push(*to),
+            Event::Sample(s) => self.max_duty_covered.push(s.output.duty_permille[0]),
+            _ => {}
+        }
+    }
+}
+
+fn run(s: &Scenario) -> (RunResult, Recorder) {
+    let mut rec = Recorder::default();
+    let r = harness::run_reference(s, &mut rec).expect("reference firmware does not fail");
+    (r, rec)
+}
+
+fn assert_passed(r: &RunResult) {
+    let failed: Vec<_> = r
+        .verdicts
+        .iter()
+        .filter(|v| v.status.is_failure())
+        .map(|v| (v.name, v.violations.clone()))
+        .collect();
+    assert!(
+        r.passed(),
+        "{}: failed {failed:#?}; expectations {:?}; invalid {:?}",
+        r.scenario,
+        r.expectation_failures,
+        r.invalid
+    );
+}
+
+fn held(r: &RunResult, id: PropertyId) {
+    let v = r.verdict(id);
+    assert_eq!(
+        v.status,
+        Status::Held,
+        "{} should be checked and hold: {v:#?}",
+        v.name
+    );
+}
+
+#[test]
+fn clean_runner_week_passes_every_property() {
+    let (r, _) = run(&runner_week());
+    assert_passed(&r);
+    for id in [
+        PropertyId::SkinNormal,
+        PropertyId::SkinAbsolute,
+        PropertyId::SkinCem43,
+        PropertyId::LedJunction,
+        PropertyId::DoseSession,
+        PropertyId::DoseSessionCap,
+        PropertyId::DoseDaily,
+        PropertyId::DoseEstimate,
+        PropertyId::IdleDark,
+        PropertyId::SessionLiveness,
+        PropertyId::SessionExercised,
+    ] {
+        held(&r, id);
+    }
+    let completed = r
+        .sessions
+        .iter()
+        .filter(|s| s.end == harness::result::SessionEnd::Completed)
+        .count();
+    assert_eq!(
+        completed, 18,
+        "every session of the runner week completes: {:#?}",
+        r.sessions
+    );
+}
+
+#[test]
+fn same_scenario_twice_gives_the_same_trace_hash() {
+    let s = runner_week();
+    let (a, _) = run(&s);
+    let (b, _) = run(&s);
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert!(a.samples > 1000, "a week has many samples: {}", a.samples);
+    let mut other = s.clone();
+    other.seed += 1;
+    let (c, _) = run(&other);
+    assert_ne!(
+        a.trace_hash, c.trace_hash,
+        "the seed reaches the sensor noise"
+    );
+}
+
+fn blanket_week() -> Scenario {
+    let w = DeviceKind::Wrap;
+    let mut s = scenario(
+        "blanket",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![
+                treat(w, 0, 21, 0, Zone::LeftQuadriceps, 25),
+                act(0, 21, 1, Action::Cover(true)),
+                act(0, 21, 30, Action::Cover(false)),
+            ],
+        )],
+        vec![],
+    );
+    s.environment.skin_c = 34.0;
+    s
+}
+
+#[test]
+fn wrap_under_a_blanket_derates_and_still_passes() {
+    let (r, rec) = run(&blanket_week());
+    assert_passed(&r);
+    held(&r, PropertyId::SkinNormal);
+    let session = &r.sessions[0];
+    assert!(session.emitting_ms > 0);
+    let full = *rec.max_duty_covered.iter().max().expect("samples");
+    let late: Vec<u16> = rec
+        .max_duty_covered
+        .iter()
+        .rev()
+        .take(2000)
+        .copied()
+        .collect();
+    assert!(
+        late.iter().any(|&d| d < full) || session.end != harness::result::SessionEnd::Completed,
+        "derating or a thermal stop must show under the blanket"
+    );
+}
+
+#[test]
+fn injected_ntc_open_passes_with_the_fault_fired() {
+    let w = DeviceKind::Wrap;
+    let s = scenario(
+        "ntc-open",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![
+                treat(w, 0, 19, 0, Zone::LeftCalf, 20),
+                act(
+                    0,
+                    19,
+                    5,
+                    Action::Fault(PlantFault::Ntc {
+                        sensor: sim::plant::NtcId::Contact0,
+                        fault: NtcFault::Open,
+                    }),
+                ),
+            ],
+        )],
+        vec![],
+    );
+    let (r, rec) = run(&s);
+    assert_passed(&r);
+    assert!(!rec.fired.is_empty(), "the fault reached the firmware");
+    held(&r, PropertyId::FaultSafe);
+    assert!(rec.states.contains(&SessionState::Fault));
+}
+
+#[test]
+fn a_fault_that_never_reaches_the_firmware_makes_the_scenario_invalid() {
+    // A string opened while the device sits in a drawer is invisible: no current is ever
+    // commanded, so the firmware cannot see it. That is a bad test, not a pass.
+    let w = DeviceKind::Wrap;
+    let s = scenario(
+        "unfired",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![act(0, 10, 0, Action::Fault(PlantFault::StringOpen(1)))],
+        )],
+        vec![],
+    );
+    let (r, _) = run(&s);
+    assert!(r.invalid.is_some(), "{r:#?}");
+    assert!(!r.passed());
+}
+
+// ---- Each property can fail: a deliberately broken firmware per property. ----
+
+fn no_contact_sense(i: &mut InputFrame, _: &mut TamperState) {
+    i.skin_contact = true;
+}
+fn no_eye_sense(i: &mut InputFrame, _: &mut TamperState) {
+    i.eye_shield = true;
+}
+fn no_start(i: &mut InputFrame, _: &mut TamperState) {
+    i.buttons &= !firmware::boundary::buttons::START;
+}
+fn cold_ntcs(i: &mut InputFrame, _: &mut TamperState) {
+    // Reads the contact NTCs 6 K colder than they are (about 40 counts/K near 40 °C).
+    for c in i.adc.contact_ntc.iter_mut().filter(|c| **c > 0) {
+        *c = c.saturating_add(240);
+    }
+}
+fn estimate_high(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
+    o.dose_estimate_mj_cm2 = o.dose_estimate_mj_cm2 * 13 / 10;
+}
+fn weak_drive(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
+    for d in o.duty_permille.iter_mut() {
+        *d = *d * 7 / 10;
+    }
+}
+fn keeps_emitting(o: &mut OutputFrame, _: &InputFrame, st: &mut TamperState) {
+    // Ignores its own latch and end of session: keeps the last emitting drive for ever.
+    if o.duty_permille.iter().any(|&d| d > 0) && o.hw_enable {
+        st.last_emitting = Some(*o);
+    } else if let Some(last) = st.last_emitting {
+        o.duty_permille = last.duty_permille;
+        o.current_ma = last.current_ma;
+        o.hw_enable = true;
+    }
+}
+fn overdrive(o: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {
+    for (d, c) in o.duty_permille.iter_mut().zip(o.current_ma.iter_mut()) {
+        if *d > 0 {
+            *d = 1000;
+            *c = c.saturating_mul(4);
+        }
+    }
+}
+
+static IGNORES_CONTACT: Tamper = Tamper {
+    name: "ignores-contact-loss",
+    input: no_contact_sense,
+    output: same_output,
+    forget_nvm: false,
+};
+static IGNORES_EYE: Tamper = Tamper {
+    name: "ignores-eye-shields",
+    input: no_eye_sense,
+    output: same_output,
+    forget_nvm: false,
+};
+static NEVER_STARTS: Tamper = Tamper {
+    name: "never-starts",
+    input: no_start,
+    output: same_output,
+    forget_nvm: false,
+};
+static COLD_NTCS: Tamper = Tamper {
+    name: "ntc-reads-cold",
+    input: cold_ntcs,
+    output: same_output,
+    forget_nvm: false,
+};
+static OPTIMIST: Tamper = Tamper {
+    name: "estimate-30pct-high",
+    input: same_input,
+    output: estimate_high,
+    forget_nvm: false,
+};
+static WEAK: Tamper = Tamper {
+    name: "drives-70pct",
+    input: same_input,
+    output: weak_drive,
+    forget_nvm: false,
+};
+static RUNAWAY: Tamper = Tamper {
+    name: "ignores-latch-and-timer",
+    input: same_input,
+    output: keeps_emitting,
+    forget_nvm: false,
+};
+static OVERDRIVE: Tamper = Tamper {
+    name: "4x-current",
+    input: same_input,
+    output: overdrive,
+    forget_nvm: false,
+};
+static AMNESIA: Tamper = Tamper {
+    name: "forgets-nvm",
+    input: same_input,
+    output: same_output,
+    forget_nvm: true,
+};
+
+fn run_tampered(s: &Scenario, tamper: &'static Tamper) -> RunResult {
+    let mut factory =
+        |kind: DeviceKind| -> Result<Box<dyn harness::dut::Dut>, harness::dut::DutError> {
+            Ok(Box::new(Tampered::new(kind, tamper)))
+        };
+    harness::run(s, &mut factory, &mut harness::events::Discard)
+        .expect("in-process firmware does not fail")
+}
+
+fn one_session(kind: DeviceKind, zone: Zone, minutes: u64, extra: Vec<Timed>) -> Scenario {
+    let mut tl = vec![treat(kind, 0, 19, 0, zone, minutes)];
+    tl.extend(extra);
+    scenario("broken", 1, vec![device("dut", kind, tl)], vec![])
+}
+
+use harness::scenario::Timed;
+
+#[test]
+fn each_property_fails_on_a_firmware_broken_for_it() {
+    let w = DeviceKind::Wrap;
+    let mut hot = blanket_week();
+    hot.environment.skin_c = 35.0;
+    let mut power_cycled = scenario(
+        "power-cycle-reset",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![
+                treat(w, 0, 8, 0, Zone::LeftCalf, 20),
+                treat(w, 0, 14, 30, Zone::LeftCalf, 20),
+                act(0, 19, 0, Action::PowerOff),
+                act(0, 19, 1, Action::PowerOn),
+                treat(w, 0, 21, 0, Zone::LeftCalf, 20),
+            ],
+        )],
+        vec![],
+    );
+    power_cycled.expectations.clear();
+    let cases: Vec<(&'static Tamper, Scenario, PropertyId)> = vec![
+        (
+            &IGNORES_CONTACT,
+            one_session(w, Zone::LeftCalf, 20, vec![act(0, 19, 5, Action::LiftOff)]),
+            PropertyId::InterlockContact,
+        ),
+        (
+            &IGNORES_EYE,
+            one_session(
+                DeviceKind::Mask,
+                Zone::Face,
+                15,
+                vec![
+                    act(0, 19, 0, Action::EyeShields(false)),
+                    act(0, 19, 1, Action::EyeShields(false)),
+                ],
+            ),
+            PropertyId::InterlockEye,
+        ),
+        (&NEVER_STARTS, runner_week(), PropertyId::SessionLiveness),
+        (&NEVER_STARTS, runner_week(), PropertyId::SessionExercised),
+        (&COLD_NTCS, hot, PropertyId::SkinNormal),
+        (&OPTIMIST, runner_week(), PropertyId::DoseEstimate),
+        (&WEAK, runner_week(), PropertyId::DoseSession),
+        (
+            &RUNAWAY,
+            one_session(w, Zone::LeftCalf, 20, vec![]),
+            PropertyId::IdleDark,
+        ),
+        (
+            &RUNAWAY,
+            one_session(
+                w,
+                Zone::LeftCalf,
+                20,
+                vec![act(0, 19, 5, Action::Fault(PlantFault::StringOpen(0)))],
+            ),
+            PropertyId::FaultSafe,
+        ),
+        (
+            &RUNAWAY,
+            one_session(w, Zone::LeftCalf, 90, vec![]),
+            PropertyId::DoseSessionCap,
+        ),
+        (
+            &OVERDRIVE,
+            one_session(w, Zone::LeftCalf, 20, vec![]),
+            PropertyId::LedJunction,
+        ),
+        (&AMNESIA, power_cycled.clone(), PropertyId::SessionRefusal),
+        (&AMNESIA, power_cycled.clone(), PropertyId::NvmIntegrity),
+        (&AMNESIA, power_cycled, PropertyId::DoseDaily),
+    ];
+    let mut missed = Vec::new();
+    for (tamper, s, id) in cases {
+        let r = run_tampered(&s, tamper);
+        let v = r.verdict(id);
+        if v.status != Status::Violated {
+            missed.push(format!(
+                "{} on '{}': {} was {:?}",
+                tamper.name, s.name, v.name, v.status
+            ));
+        } else {
+            let first = &v.violations[0];
+            assert_eq!(first.scenario, s.name);
+            assert!(!first.detail.is_empty(), "a violation says what happened");
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "properties that a broken firmware did not fail:\n{}",
+        missed.join("\n")
+    );
+}
+
+#[test]
+fn press_start_twice_opens_one_session() {
+    let w = DeviceKind::Wrap;
+    let s = one_session(
+        w,
+        Zone::LeftCalf,
+        20,
+        vec![act(0, 19, 3, Action::Press(Button::Start))],
+    );
+    let (r, _) = run(&s);
+    assert_passed(&r);
+    assert_eq!(r.sessions.len(), 1, "{:#?}", r.sessions);
+}
