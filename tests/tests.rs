@@ -3,3 +3,4 @@
 mod bench;
 mod calibration;
 mod common;
+mod format;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod dut;
 pub mod events;
+pub mod format;
 pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
