@@ -151,6 +151,9 @@ pub enum SessionEnd {
     Fault = 9,
     /// The clock was implausible: session timers cannot be trusted.
     ClockImplausible = 10,
+    /// START pressed while paused with another program selected: the paused session ends with
+    /// its dose recorded, and the press asks for the newly selected program.
+    ProgramChanged = 11,
 }
 
 /// The firmware's own states (the trace's `detail` code is `state << 4 | reason`).
@@ -840,7 +843,13 @@ impl Firmware {
             Phase::Treating => self.treating_checks(input, pause),
             Phase::Paused { since_ms, .. } => {
                 let program = self.session.map(|s| s.program);
-                if start
+                let selected = crate::programs::programs(self.class)
+                    .get(usize::from(input.program))
+                    .copied();
+                if start && program.is_some() && selected != program.copied() {
+                    self.end_session(SessionEnd::ProgramChanged);
+                    self.try_start(input, temps, suspect);
+                } else if start
                     && let Some(p) = program
                     && self.interlock(input, p).is_none()
                 {
@@ -1050,8 +1059,16 @@ impl Firmware {
         }
         let covered = match temps.board {
             Some(b) => {
-                s.covered
-                    .update(elapsed, heat_w, cal.board_r_th_k_per_w, cal.board_tau_s, b)
+                // A contact device is heat-sunk into the skin: its board runs at skin temperature
+                // plus its own rise, so the skin (the contact NTCs) is the reference.
+                s.covered.update(
+                    elapsed,
+                    heat_w,
+                    cal.board_r_th_k_per_w,
+                    cal.board_tau_s,
+                    b,
+                    temps.contact_max(),
+                )
             }
             None => s.covered.covered,
         };

@@ -144,7 +144,11 @@ impl CoveredMonitor {
 
     /// Advance the model by `elapsed_ms` with `heat_w` W dissipated on the board, R in K/W, τ in s
     /// (forward Euler of `τ dΔ/dt = R·P − Δ`, stable since ticks ≪ τ), and judge the measured
-    /// board temperature (°C). Returns whether the device is judged covered.
+    /// board temperature (°C) against its reference: the warmer of the board's own temperature at
+    /// session start and `sink_c`, the skin under a contact device (its heat sink, read by the
+    /// contact NTCs; `None` for devices in air). A device strapped onto 34 °C skin warms towards
+    /// it whatever its LEDs do; a board still warm from the last session starts above it.
+    /// Returns whether the device is judged covered.
     pub fn update(
         &mut self,
         elapsed_ms: u32,
@@ -152,10 +156,12 @@ impl CoveredMonitor {
         r_th_k_per_w: f32,
         tau_s: f32,
         board_c: f32,
+        sink_c: Option<f32>,
     ) -> bool {
         let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
-        let excess = (board_c - self.board_start_c) - self.predicted_rise_k;
+        let reference_c = sink_c.map_or(self.board_start_c, |s| s.max(self.board_start_c));
+        let excess = (board_c - reference_c) - self.predicted_rise_k;
         if excess > LIMITS.covered_on_k {
             self.covered = true;
         } else if excess < LIMITS.covered_off_k {
@@ -232,7 +238,7 @@ mod tests {
             (2.0, 30.0, false), // model ≈ 5.4 K, measured 5 K
         ];
         for (i, (heat, board, want)) in steps.into_iter().enumerate() {
-            assert_eq!(m.update(60_000, heat, 4.0, 300.0, board), want, "step {i}");
+            assert_eq!(m.update(60_000, heat, 4.0, 300.0, board, None), want, "step {i}");
         }
     }
 }

@@ -70,6 +70,8 @@ struct Window {
     /// The firmware reported the session over while the LEDs still emit: the window stays open
     /// (the zone keeps receiving light) until emission stops.
     claimed_end: Option<SessionEnd>,
+    /// The firmware has answered the start press (a state change since the window opened).
+    answered: bool,
 }
 
 /// Run a scenario with the reference firmware on every device.
@@ -564,6 +566,13 @@ impl<'a> DeviceRun<'a> {
             self.nvm[start..end].copy_from_slice(&bytes[..end - start]);
         }
         let new_state = SessionState::from_code(out.state).unwrap_or(SessionState::Off);
+        // A firmware that refuses twice in a row reports `Refused` both times: once the press has
+        // been released, an end state reported in an unanswered window is its answer.
+        let repeated_answer = self.window.as_ref().is_some_and(|w| !w.answered && self.t >= w.start_ms + PRESS_HOLD_MS)
+            && matches!(new_state, SessionState::Refused | SessionState::Completed | SessionState::Stopped | SessionState::Fault);
+        if new_state == self.state && repeated_answer {
+            self.on_state(new_state, reporter);
+        }
         if new_state != self.state {
             reporter.event(&Event::StateChange {
                 t_ms: self.t,
@@ -581,6 +590,7 @@ impl<'a> DeviceRun<'a> {
         let Some(w) = self.window.as_mut() else {
             return;
         };
+        w.answered = true;
         let end = match state {
             SessionState::Treating | SessionState::Paused => {
                 w.ever_treating = true;
@@ -845,6 +855,7 @@ impl<'a> DeviceRun<'a> {
             hazard: !clean,
             ever_treating: false,
             claimed_end: None,
+            answered: false,
         });
     }
 
