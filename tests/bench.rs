@@ -340,7 +340,7 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
     hot.name = "blanket-runaway".into();
     hot.environment.skin_c = 36.0;
     hot.environment.ambient_c = 28.0;
-    // Skin at 40.5 °C (a sauna, a heat wave) and a request a minute later.
+    // A heat wave: the room, the device and the skin at 40 °C, and a request a minute later.
     let mut hot_start = scenario(
         "hot-skin-start",
         1,
@@ -352,7 +352,7 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
         vec![],
     );
     hot_start.environment.skin_c = 40.5;
-    hot_start.environment.ambient_c = 32.0;
+    hot_start.environment.ambient_c = 40.0;
     let mut panel_hot = one_session(
         DeviceKind::Panel,
         Zone::LeftQuadriceps,

@@ -4,4 +4,4 @@ mod bench;
 mod calibration;
 mod common;
 mod format;
-mod scratch_debug;
+mod library;

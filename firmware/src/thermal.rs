@@ -238,7 +238,11 @@ mod tests {
             (2.0, 30.0, false), // model ≈ 5.4 K, measured 5 K
         ];
         for (i, (heat, board, want)) in steps.into_iter().enumerate() {
-            assert_eq!(m.update(60_000, heat, 4.0, 300.0, board, None), want, "step {i}");
+            assert_eq!(
+                m.update(60_000, heat, 4.0, 300.0, board, None),
+                want,
+                "step {i}"
+            );
         }
     }
 }

@@ -255,7 +255,6 @@ struct DeviceRun<'a> {
     placed: Option<(sim::body::Zone, f64)>,
     lifted: bool,
     covered: bool,
-    skin_before_place_c: f64,
     ambient_c: f64,
     pending_label: Option<String>,
     window: Option<Window>,
@@ -313,7 +312,6 @@ impl<'a> DeviceRun<'a> {
             placed: None,
             lifted: false,
             covered: false,
-            skin_before_place_c: env.skin_c,
             ambient_c: env.ambient_c,
             pending_label: None,
             window: None,
@@ -322,9 +320,7 @@ impl<'a> DeviceRun<'a> {
             any_allowed: false,
             any_emitted: false,
         };
-        for t in &setup.timeline {
-            run.schedule(t.clone());
-        }
+        // The room and the body change before the user acts at the same instant.
         for t in &scenario.global {
             run.schedule(t.clone());
         }
@@ -332,6 +328,9 @@ impl<'a> DeviceRun<'a> {
             for t in expand_training(tr, &env) {
                 run.schedule(t);
             }
+        }
+        for t in &setup.timeline {
+            run.schedule(t.clone());
         }
         run
     }
@@ -568,8 +567,17 @@ impl<'a> DeviceRun<'a> {
         let new_state = SessionState::from_code(out.state).unwrap_or(SessionState::Off);
         // A firmware that refuses twice in a row reports `Refused` both times: once the press has
         // been released, an end state reported in an unanswered window is its answer.
-        let repeated_answer = self.window.as_ref().is_some_and(|w| !w.answered && self.t >= w.start_ms + PRESS_HOLD_MS)
-            && matches!(new_state, SessionState::Refused | SessionState::Completed | SessionState::Stopped | SessionState::Fault);
+        let repeated_answer = self
+            .window
+            .as_ref()
+            .is_some_and(|w| !w.answered && self.t >= w.start_ms + PRESS_HOLD_MS)
+            && matches!(
+                new_state,
+                SessionState::Refused
+                    | SessionState::Completed
+                    | SessionState::Stopped
+                    | SessionState::Fault
+            );
         if new_state == self.state && repeated_answer {
             self.on_state(new_state, reporter);
         }
@@ -643,9 +651,6 @@ impl<'a> DeviceRun<'a> {
                 true
             }
             Action::Place { zone, distance_mm } => {
-                // The skin's own temperature, before a cooler device touches it and the surface
-                // transiently dips: what "starting on hot skin" is judged by.
-                self.skin_before_place_c = self.plant.probe().hottest_skin_c;
                 self.placed = Some((zone, distance_mm));
                 self.lifted = false;
                 self.plant.apply(PlantChange::Place { zone, distance_mm });
@@ -797,7 +802,7 @@ impl<'a> DeviceRun<'a> {
         let truth = self.plant.probe();
         let program = prescription::program(self.kind, self.program);
         let caps = prescription::zone_caps(self.kind, zone);
-        let skin_c = truth.hottest_skin_c.max(self.skin_before_place_c);
+        let skin_c = truth.hottest_skin_c;
         let zone_idx = plant_io::zone_index(zone);
         let must_refuse = match &program {
             Some(p) => {
