@@ -50,7 +50,8 @@
 //! session's zone-mean estimate, and after it ends, the last session's.
 //!
 //! Timing: 10 ms ticks while a session is open or anything is pending (a button settling, a fault
-//! being confirmed, an NVM record in flight), 100 ms while paused, 1 s at rest.
+//! being confirmed, an NVM record in flight), 100 ms while paused, 60 s at rest (the drivers'
+//! hardware enable is off at rest, and every input change runs the firmware anyway).
 //!
 //! # no_std
 //! `#![no_std]` without `extern crate alloc` is the guarantee that nothing allocates; the only
