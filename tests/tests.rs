@@ -2,4 +2,5 @@
 
 mod bench;
 mod calibration;
+mod charts;
 mod common;

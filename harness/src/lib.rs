@@ -1,6 +1,7 @@
 //! The bench: plant and device under test in closed loop, in virtual time, judged by properties.
 
 pub mod bench;
+pub mod charts;
 pub mod dut;
 pub mod events;
 pub mod monitor;
