@@ -61,7 +61,7 @@ impl Figure for DoseMapChart<'_> {
         let s = self.summary;
         let m = &s.fluence_map;
         let stats = sim::optics::ZoneStats::of(&m.j_cm2);
-        let (title, body) = root.split_vertically(90);
+        let (title, body) = root.split_vertically(84);
         title.draw(&Text::new(
             format!(
                 "{} · {} · {} — fluence map (plant truth)",
@@ -100,10 +100,21 @@ impl Figure for DoseMapChart<'_> {
                 (i / m.nx) as f64 * dy + dy / 2.0 - h / 2.0,
             )
         };
+        // Keep the zone's aspect ratio: 1 cm across is 1 cm along.
+        let (area_w, area_h) = map_area.dim_in_pixel();
+        let (label_x, label_y, margin) = (56u32, 40u32, 12u32);
+        let free_w = f64::from(area_w - label_x - 2 * margin);
+        let free_h = f64::from(area_h - label_y - 2 * margin);
+        let scale = (free_w / w).min(free_h / h);
+        let pad_x = ((free_w - w * scale) / 2.0) as u32;
+        let pad_y = ((free_h - h * scale) / 2.0) as u32;
         let mut c = ChartBuilder::on(&map_area)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+            .margin_left(margin + pad_x)
+            .margin_right(margin + pad_x)
+            .margin_top(margin + pad_y)
+            .margin_bottom(margin + pad_y)
+            .x_label_area_size(label_x)
+            .y_label_area_size(label_y + 16)
             .build_cartesian_2d(-w / 2.0..w / 2.0, -h / 2.0..h / 2.0)?;
         c.configure_mesh()
             .disable_mesh()
@@ -122,40 +133,52 @@ impl Figure for DoseMapChart<'_> {
         let (cx, cy) = centre(lo_i);
         let share = if s.target_j_cm2 > 0.0 {
             format!(
-                " = {:.0} % of target {:.1}",
+                " = {:.0} % of the {:.1} target",
                 100.0 * lo_v / s.target_j_cm2,
                 s.target_j_cm2
             )
         } else {
             String::new()
         };
+        title.draw(&Text::new(
+            format!(
+                "cold spot (the dose the whole zone is sure of) at ({cx:.1}, {cy:.1}) cm: {lo_v:.2} J/cm²{share}"
+            ),
+            (16, 58),
+            text(13.0).color(&palette::TRUTH),
+        ))?;
         c.draw_series([
             Circle::new((cx, cy), 9, WHITE.stroke_width(3)),
             Circle::new((cx, cy), 9, palette::LIMIT.stroke_width(1)),
         ])?;
-        let anchor_h = if cx > 0.0 { HPos::Right } else { HPos::Left };
-        let anchor_v = if cy > 0.0 { VPos::Top } else { VPos::Bottom };
-        let nudge = |v: f64, d: f64| if v > 0.0 { v - d } else { v + d };
-        let label_at = (nudge(cx, dx * 0.6), nudge(cy, dy * 0.8));
-        let label = format!("cold spot {lo_v:.2} J/cm²{share}");
-        c.draw_series([Text::new(
-            label.clone(),
-            label_at,
-            text(14.0).color(&WHITE).pos(Pos::new(anchor_h, anchor_v)),
-        )])?;
         let (hx, hy) = centre(hi_i);
         c.draw_series([
             Cross::new((hx, hy), 7, BLACK.stroke_width(3)),
             Cross::new((hx, hy), 7, WHITE.stroke_width(1)),
         ])?;
-        c.draw_series([Text::new(
-            format!("hottest {hi_v:.2}"),
-            (nudge(hx, dx * 0.6), nudge(hy, dy * 0.6)),
-            text(13.0).color(&BLACK).pos(Pos::new(
-                if hx > 0.0 { HPos::Right } else { HPos::Left },
-                VPos::Center,
-            )),
-        )])?;
+        // Labels on white boxes beside their marks, on the side facing the zone's centre.
+        for (label, (x, y)) in [
+            (format!("cold spot {lo_v:.2}"), (cx, cy)),
+            (format!("hottest {hi_v:.2}"), (hx, hy)),
+        ] {
+            let style = text(12.0);
+            let (tw, th) = root.estimate_text_size(&label, &style)?;
+            let (px, py) = c.backend_coord(&(x, y));
+            let left = if x > 0.0 {
+                px - 14 - tw as i32
+            } else {
+                px + 14
+            };
+            let topy = py - th as i32 / 2;
+            root.draw(&Rectangle::new(
+                [
+                    (left - 3, topy - 2),
+                    (left + tw as i32 + 3, topy + th as i32 + 2),
+                ],
+                WHITE.mix(0.85).filled(),
+            ))?;
+            root.draw(&Text::new(label, (left, topy), style))?;
+        }
 
         // Colour bar with the target and the point cap on it.
         let mut bar = ChartBuilder::on(&bar_area)

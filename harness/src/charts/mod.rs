@@ -235,6 +235,8 @@ pub(crate) struct Axes<'s> {
     pub y_desc: &'s str,
     /// x tick label formatter (default: plotters' numbers).
     pub x_fmt: Option<&'s dyn Fn(&f64) -> String>,
+    /// Number of x tick labels to aim for.
+    pub x_labels: usize,
 }
 
 /// Width of the y label area, px: wide enough for "1000" and a rotated description, and the
@@ -267,8 +269,9 @@ where
         .bold_line_style(RGBColor(222, 222, 222))
         .label_style(text(12.0))
         .axis_desc_style(text(13.0))
-        .x_labels(12)
+        .x_labels(axes.x_labels)
         .y_labels(6)
+        .max_light_lines(4)
         .x_desc(axes.x_desc)
         .y_desc(axes.y_desc)
         .draw()?;

@@ -63,6 +63,12 @@ impl SessionChart<'_> {
     }
 }
 
+/// Line width of channel `ch`: the first channel is drawn wider, so where both channels run at
+/// the same level (most devices drive red and NIR alike) the second does not hide the first.
+fn width(ch: usize) -> u32 {
+    if ch == 0 { 5 } else { 2 }
+}
+
 /// `(t, v)` pairs as a step function: each value holds until the next point.
 fn steps(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
@@ -145,6 +151,7 @@ impl Figure for SessionChart<'_> {
                 y: 0.0..headroom(irr_max, 1.0),
                 x_desc: "",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "irradiance, mW/cm²",
             },
         )?;
@@ -153,7 +160,7 @@ impl Figure for SessionChart<'_> {
             c.draw_series(LineSeries::new(
                 pts.iter()
                     .map(|p| (self.minutes(p.t_ms), p.irradiance_mw_cm2[*ch])),
-                colour.stroke_width(2),
+                colour.stroke_width(width(*ch)),
             ))?
             .label(format!("{name} zone mean"))
             .legend(move |(x, y)| {
@@ -194,6 +201,7 @@ impl Figure for SessionChart<'_> {
                 y: 0.0..headroom(top, 1.0),
                 x_desc: "",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "fluence, J/cm²",
             },
         )?;
@@ -219,7 +227,7 @@ impl Figure for SessionChart<'_> {
         if let Some(cap) = cap {
             reference_line(&mut c, cap, palette::LIMIT, &format!("point cap {cap:.1}"))?;
         }
-        c.draw_series(LineSeries::new(truth, palette::TRUTH.stroke_width(2)))?
+        c.draw_series(LineSeries::new(truth, palette::TRUTH.stroke_width(5)))?
             .label("zone mean (plant truth)")
             .legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], palette::TRUTH.stroke_width(2))
@@ -268,6 +276,7 @@ impl Figure for SessionChart<'_> {
                 y: (lo - 0.5).floor()..(hi + 0.8),
                 x_desc: "",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "skin, °C",
             },
         )?;
@@ -324,6 +333,7 @@ impl Figure for SessionChart<'_> {
                 y: (lo - 2.0).floor()..(hi + 5.0),
                 x_desc: "",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "LED, °C",
             },
         )?;
@@ -359,6 +369,7 @@ impl Figure for SessionChart<'_> {
                 y: 0.0..110.0,
                 x_desc: "",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "PWM duty, %",
             },
         )?;
@@ -375,7 +386,7 @@ impl Figure for SessionChart<'_> {
                     (self.minutes(p.t_ms), d)
                 })
                 .collect();
-            c.draw_series(LineSeries::new(steps(on), colour.stroke_width(2)))?
+            c.draw_series(LineSeries::new(steps(on), colour.stroke_width(width(*ch))))?
                 .label(format!("{name} (0 when hardware enable is off)"))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
@@ -391,6 +402,7 @@ impl Figure for SessionChart<'_> {
                 y: 0.0..1.0,
                 x_desc: "minutes from start pressed",
                 x_fmt: None,
+                x_labels: 14,
                 y_desc: "firmware",
             },
         )?;

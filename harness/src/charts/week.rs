@@ -164,7 +164,7 @@ pub struct WeekChart<'a> {
 }
 
 fn day_label(x: &f64) -> String {
-    if (x - x.round()).abs() < 1e-9 && *x >= 0.0 {
+    if (x - x.round()).abs() < 1e-6 && x.round() >= 0.0 {
         format!("day {}", x.round() as i64)
     } else {
         String::new()
@@ -223,6 +223,7 @@ impl Figure for WeekChart<'_> {
                 x_desc: "",
                 y_desc: "fluence per day, J/cm²",
                 x_fmt: Some(&day_label),
+                x_labels: d.days + 1,
             },
         )?;
         let width = 0.8 / d.zones.len().max(1) as f64;
@@ -273,6 +274,7 @@ impl Figure for WeekChart<'_> {
                 x_desc: "",
                 y_desc: "running total, J/cm²",
                 x_fmt: Some(&day_label),
+                x_labels: d.days + 1,
             },
         )?;
         let mut caps_drawn: Vec<f64> = Vec::new();
@@ -298,7 +300,7 @@ impl Figure for WeekChart<'_> {
                     &mut c,
                     k.weekly_cap_j_cm2,
                     palette::LIMIT,
-                    &format!("weekly cap {:.1} ({})", k.weekly_cap_j_cm2, who.join(", ")),
+                    &format!("{:.1} {}", k.weekly_cap_j_cm2, who.join(", ")),
                 )?;
             }
             // Shift by half a day so day N's bar and the running total share the tick.
@@ -306,7 +308,11 @@ impl Figure for WeekChart<'_> {
                 d.cumulative[i].iter().map(|(t, v)| (t - 0.5, *v)),
                 col.stroke_width(2),
             ))?
-            .label(name(k))
+            .label(format!(
+                "{} (weekly cap {:.1}, red dashed)",
+                name(k),
+                k.weekly_cap_j_cm2
+            ))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], col.stroke_width(2)));
         }
         legend(&mut c)?;
@@ -326,6 +332,7 @@ impl Figure for WeekChart<'_> {
                 x_desc: "",
                 y_desc: "requests",
                 x_fmt: Some(&day_label),
+                x_labels: d.days + 1,
             },
         )?;
         let outcome: [(&str, RGBColor, fn(&DayCounts) -> u32); 4] = [
@@ -371,6 +378,7 @@ impl Figure for WeekChart<'_> {
                 x_desc: "day of the scenario",
                 y_desc: "training load",
                 x_fmt: Some(&day_label),
+                x_labels: d.days + 1,
             },
         )?;
         c.draw_series(d.training_load.iter().enumerate().map(|(day, v)| {
