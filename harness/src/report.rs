@@ -124,6 +124,15 @@ pub fn write_scenario_artifacts(
     Ok(written)
 }
 
+/// Draw a device kind's dosing chart (`pbm-hil chart device KIND`) into `dir` as
+/// `device-KIND.{svg,png}`; returns both paths.
+pub fn device_chart(kind: sim::device::DeviceKind, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let data = charts::device::DosingData::of(kind);
+    let stem = format!("device-{}", slug(&format!("{kind:?}")));
+    let chart = charts::render(&stem, &charts::device::DeviceChart { data: &data })?;
+    Ok(write_chart(dir, &chart)?.to_vec())
+}
+
 /// What the index shows of one scenario run.
 #[derive(Clone, Debug)]
 pub struct RunSummary {
@@ -398,6 +407,26 @@ pub(crate) mod tests {
             }],
             limits: Default::default(),
             expectations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn device_charts_render_for_every_kind() {
+        let dir = scratch_dir("device");
+        for kind in sim::device::DeviceKind::ALL {
+            let files = device_chart(kind, &dir).expect("chart");
+            assert_eq!(files.len(), 2);
+            let (w, h, ink, colours) = png_ink(&std::fs::read(&files[1]).expect("png"));
+            assert_eq!((w, h), (1000, 900), "{kind:?}");
+            assert!(
+                ink > MIN_INK_SHARE && colours > 16,
+                "{kind:?} blank: {ink:.3}, {colours}"
+            );
+        }
+        if std::env::var_os("PBM_HIL_KEEP_CHARTS").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            eprintln!("device charts kept in {}", dir.display());
         }
     }
 
