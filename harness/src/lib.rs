@@ -4,6 +4,7 @@ pub mod bench;
 pub mod charts;
 pub mod dut;
 pub mod events;
+pub mod export;
 pub mod monitor;
 pub mod plant_io;
 pub mod prescription;

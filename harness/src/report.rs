@@ -459,20 +459,41 @@ pub(crate) mod tests {
         )
     }
 
-    fn run_into(dir: &Path) -> (RunResult, Vec<PathBuf>) {
+    /// Run the mini week into `dir` with the chart trace and both streaming exports.
+    fn run_into(dir: &Path) -> (RunResult, Vec<PathBuf>, Vec<PathBuf>) {
         let s = mini_week();
+        let out = dir.join(&s.name);
         let mut rec = TraceRecorder::new();
-        let r = crate::run_reference(&s, &mut rec).expect("run");
-        let files = write_scenario_artifacts(&dir.join(&s.name), &s, &r, &rec).expect("charts");
-        (r, files)
+        let mut csv = crate::export::CsvWriter::new(&out, "trace");
+        let mut vcd = crate::export::VcdWriter::new(&out, "trace");
+        let r = crate::run_reference(
+            &s,
+            &mut crate::events::Tee(vec![&mut rec, &mut csv, &mut vcd]),
+        )
+        .expect("run");
+        let mut exports = csv.finish().expect("csv");
+        exports.extend(vcd.finish().expect("vcd"));
+        let files = write_scenario_artifacts(&out, &s, &r, &rec).expect("charts");
+        (r, files, exports)
     }
 
     #[test]
     fn artifacts_are_complete_decodable_not_blank_and_identical_run_to_run() {
         let a = scratch_dir("report-a");
         let b = scratch_dir("report-b");
-        let (result, files) = run_into(&a);
-        let (_, files_b) = run_into(&b);
+        let (result, files, exports) = run_into(&a);
+        let (_, files_b, exports_b) = run_into(&b);
+        // One CSV and one VCD per device; CSV rows are the samples, exactly.
+        assert_eq!(exports.len(), 4);
+        let rows: u64 = exports
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+            .map(|p| std::fs::read_to_string(p).expect("csv").lines().count() as u64 - 1)
+            .sum();
+        assert_eq!(rows, result.samples);
+        for (x, y) in exports.iter().zip(&exports_b) {
+            assert_eq!(std::fs::read(x).expect("a"), std::fs::read(y).expect("b"));
+        }
         let emitted = result.sessions.iter().filter(|s| s.emitting_ms > 0).count();
         assert!(emitted >= 2, "{emitted} sessions emitted");
         // week + a session chart and a dose map per emitted session, SVG and PNG each.

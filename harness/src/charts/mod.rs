@@ -204,7 +204,7 @@ fn split_camel(s: &str) -> String {
 }
 
 /// A file-name-safe form of a label: lowercase ASCII letters, digits and dashes.
-pub(crate) fn slug(s: &str) -> String {
+pub fn slug(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
         if c.is_ascii_alphanumeric() {
