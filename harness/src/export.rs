@@ -227,10 +227,14 @@ impl Reporter for CsvWriter {
     }
 }
 
+/// Reads an integer signal from a sample.
+type IntGetter = fn(&Sample) -> u64;
+/// Reads a real signal from a sample.
+type RealGetter = fn(&Sample) -> f64;
 /// An integer boundary signal: name, width in bits, getter.
-type IntSignal = (&'static str, u32, fn(&Sample) -> u64);
+type IntSignal = (&'static str, u32, IntGetter);
 /// A real-valued plant signal: name, getter.
-type RealSignal = (&'static str, fn(&Sample) -> f64);
+type RealSignal = (&'static str, RealGetter);
 
 /// Firmware inputs: raw ADC codes (12 bits) and digital inputs.
 const INPUTS: &[IntSignal] = &[
@@ -313,8 +317,10 @@ const PLANT: &[RealSignal] = &[
 
 /// One device's VCD: the id codes, the last values written and the last timestamp.
 struct VcdState {
-    ints: Vec<(IdCode, u32, fn(&Sample) -> u64, Option<u64>)>,
-    reals: Vec<(IdCode, fn(&Sample) -> f64, Option<u64>)>,
+    /// Id, width, getter, last value written.
+    ints: Vec<(IdCode, u32, IntGetter, Option<u64>)>,
+    /// Id, getter, bits of the last value written.
+    reals: Vec<(IdCode, RealGetter, Option<u64>)>,
     last_t: Option<u64>,
 }
 

@@ -1,7 +1,7 @@
 //! Device dosing chart: irradiance and minutes to dose, computed from the plant model.
 //!
 //! The chart device makers print in their manuals, computed rather than claimed (domain.md §1.3
-//! [V2]: calibrated measurements are often about half the vendor's claim). Irradiance comes from
+//! \[V2\]: calibrated measurements are often about half the vendor's claim). Irradiance comes from
 //! the device's optics at its reference drive (nominal current, full duty, 25 °C junction): for a
 //! panel against distance (the zone mean per channel, domain.md §2.3 superposition), for a worn
 //! or handheld device across the treated zone at its standoff (the profile through the centre).
@@ -449,7 +449,7 @@ mod tests {
 
     /// Relative agreement between the plant's time to dose and H/E at the reference irradiance:
     /// the plant starts from a cold junction (22 °C room, below the 25 °C reference) and warms,
-    /// so its flux drifts by a few percent either way over a session (domain.md §3.2 [V]/[M]:
+    /// so its flux drifts by a few percent either way over a session (domain.md §3.2 \[V\]/\[M\]:
     /// output temperature coefficient −0.2…−1.0 %/K, over a junction rise of 5–15 K).
     const DROOP_REL_TOL: f64 = 0.15;
 

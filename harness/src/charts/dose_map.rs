@@ -3,7 +3,7 @@
 //! The session's fluence over the treated zone's skin grid (plant truth, J/cm²) as a heat map
 //! with a colour bar, the uniformity figures of domain.md §2.3 (U1 = H_min/H_avg,
 //! U2 = H_min/H_max, CV = σ/H_avg over equal-area grid points) and the coldest and hottest
-//! points marked. domain.md §2.3 [D]: "the firmware/app dose estimate must use the zone minimum,
+//! points marked. domain.md §2.3 \[D\]: "the firmware/app dose estimate must use the zone minimum,
 //! not the headline value", hence the cold spot is named with its share of the target.
 
 use plotters::coord::Shift;

@@ -335,7 +335,8 @@ impl Figure for WeekChart<'_> {
                 x_labels: d.days + 1,
             },
         )?;
-        let outcome: [(&str, RGBColor, fn(&DayCounts) -> u32); 4] = [
+        type Count = fn(&DayCounts) -> u32;
+        let outcome: [(&str, RGBColor, Count); 4] = [
             ("completed", palette::TARGET, |c| c.completed),
             ("ended early", palette::CAUTION, |c| c.ended_early),
             ("refused", palette::LIMIT, |c| c.refused),
