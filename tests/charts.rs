@@ -1,27 +1,137 @@
-//! Charts, trace exports and the run report, from real runs of library scenarios.
+//! Charts and the run report from real runs: every library scenario produces its charts, each
+//! PNG decodes to its size and is not blank, and the SVGs are byte-identical run to run.
 
-use harness::charts::{self, TraceRecorder};
+use std::path::{Path, PathBuf};
 
-use crate::common::runner_week;
+use harness::charts::TraceRecorder;
+use harness::report::{self, MAX_SESSION_CHARTS, RunSummary};
+use harness::result::RunResult;
+use harness::scenario::Scenario;
+
+/// Share of non-white pixels below which a chart counts as blank: the frame, axes and titles of
+/// a chart without data cover about 1 % of the canvas; drawn data adds several percent.
+const MIN_INK_SHARE: f64 = 0.03;
+/// Distinct colours below which a chart counts as blank (anti-aliased text alone gives dozens).
+const MIN_COLOURS: usize = 16;
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(s: &Scenario) -> (RunResult, TraceRecorder) {
+    let mut rec = TraceRecorder::new();
+    let r = harness::run_reference(s, &mut rec).expect("the reference firmware runs");
+    (r, rec)
+}
+
+/// (width, height, share of non-white pixels, distinct colours) of a PNG.
+fn png_ink(path: &Path) -> (u32, u32, f64, usize) {
+    let bytes = std::fs::read(path).expect("written");
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    let px: Vec<&[u8]> = buf[..info.buffer_size()].chunks_exact(3).collect();
+    let ink = px.iter().filter(|p| **p != [255, 255, 255]).count();
+    let mut colours = px.clone();
+    colours.sort_unstable();
+    colours.dedup();
+    (info.width, info.height, ink as f64 / px.len() as f64, colours.len())
+}
+
+/// Expected pixel size of a chart file from its stem.
+fn expected_size(path: &Path) -> (u32, u32) {
+    let name = path.file_name().expect("file").to_string_lossy();
+    match name.split('-').next() {
+        Some("week.png") => (1100, 1120),
+        Some("session") => (1100, 1320),
+        Some("dose") => (900, 760),
+        _ => panic!("unexpected chart {name}"),
+    }
+}
+
+/// Write a scenario's charts and check every file: complete set, decodable, sized, not blank.
+fn check(s: &Scenario, r: &RunResult, rec: &TraceRecorder, dir: &Path) -> Vec<PathBuf> {
+    let files = report::write_scenario_artifacts(dir, s, r, rec).expect("charts written");
+    let emitted = r.sessions.iter().filter(|x| x.emitting_ms > 0).count();
+    let drawn = emitted.min(MAX_SESSION_CHARTS);
+    assert_eq!(files.len(), 2 * (1 + 2 * drawn), "{}: file count", s.name);
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "png")) {
+        let (w, h, ink, colours) = png_ink(f);
+        assert_eq!((w, h), expected_size(f), "{}", f.display());
+        assert!(ink > MIN_INK_SHARE, "{} looks blank: ink {ink:.3}", f.display());
+        assert!(colours > MIN_COLOURS, "{} looks blank: {colours} colours", f.display());
+    }
+    files
+}
 
 #[test]
-fn scratch_session() {
-    let s = runner_week();
-    let mut rec = TraceRecorder::new();
-    let r = harness::run_reference(&s, &mut rec).unwrap();
-    let sess = &r.sessions[0];
-    let dev = s.devices.iter().position(|d| d.id == sess.device).unwrap();
-    let chart = charts::render(
-        "x",
-        &charts::session::SessionChart {
-            summary: sess,
-            trace: rec.device(dev).unwrap(),
-            kind: s.devices[dev].kind,
-            limits: s.limits,
-        },
-    )
-    .unwrap();
-    std::fs::write("/tmp/charts-session.png", &chart.png).unwrap();
-    std::fs::write("/tmp/charts-session.svg", &chart.svg).unwrap();
-    eprintln!("points kept {} of {}", rec.points_kept(), r.samples);
+fn every_library_scenario_produces_its_charts_and_an_index() {
+    let scenarios = harness::format::load_paths(&[PathBuf::from("scenarios")])
+        .expect("the library loads");
+    assert!(!scenarios.is_empty());
+    let root = out_dir("charts-library");
+    let mut runs = Vec::new();
+    for s in &scenarios {
+        let (r, rec) = run(s);
+        let files = check(s, &r, &rec, &root.join(&s.name));
+        runs.push(RunSummary {
+            result: r,
+            description: s.description.clone(),
+            dir: PathBuf::from(&s.name),
+            artifacts: files,
+        });
+    }
+    let index = report::write_index(&root, &runs).expect("index written");
+    let html = std::fs::read_to_string(index).expect("index");
+    assert!(
+        !html.contains("<script") && !html.contains("src=") && !html.contains("<link"),
+        "self-contained"
+    );
+    assert_eq!(html.matches("<h3>week</h3>").count(), scenarios.len());
+    for p in harness::properties::CATALOG {
+        assert!(html.contains(p.statement.split('<').next().unwrap_or("")));
+    }
+}
+
+#[test]
+fn runner_week_charts_are_identical_run_to_run() {
+    let s = crate::common::runner_week();
+    let (a, rec_a) = run(&s);
+    let (b, rec_b) = run(&s);
+    assert_eq!(a.trace_hash, b.trace_hash);
+    // Bounded memory: the decimated trace keeps a small fraction of a week's samples.
+    assert!(
+        (rec_a.points_kept() as u64) * 20 < a.samples,
+        "{} of {} samples kept",
+        rec_a.points_kept(),
+        a.samples
+    );
+    let da = out_dir("charts-runner-a");
+    let db = out_dir("charts-runner-b");
+    let fa = check(&s, &a, &rec_a, &da);
+    let fb = check(&s, &b, &rec_b, &db);
+    assert_eq!(fa.len(), fb.len());
+    for f in fa.iter().filter(|f| f.extension().is_some_and(|e| e == "svg")) {
+        let twin = db.join(f.strip_prefix(&da).expect("under a"));
+        assert!(
+            std::fs::read(f).expect("a") == std::fs::read(&twin).expect("b"),
+            "{} differs between runs",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn device_dosing_chart_for_every_kind() {
+    let dir = out_dir("charts-devices");
+    for kind in sim::device::DeviceKind::ALL {
+        let files = report::device_chart(kind, &dir).expect("chart");
+        let (w, h, ink, colours) = png_ink(&files[1]);
+        assert_eq!((w, h), (1000, 900));
+        assert!(ink > MIN_INK_SHARE && colours > MIN_COLOURS, "{kind:?}");
+    }
 }

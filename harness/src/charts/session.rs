@@ -406,18 +406,26 @@ impl Figure for SessionChart<'_> {
                 y_desc: "firmware",
             },
         )?;
+        // One rectangle per run of equal state (not per point: it keeps the SVG small).
         let mut seen: Vec<&'static str> = Vec::new();
+        let mut runs: Vec<(u64, u64, RGBColor)> = Vec::new();
         for (i, p) in pts.iter().enumerate() {
             let next = pts.get(i + 1).map_or(to, |n| n.t_ms);
             let (colour, name) = state_style(p.state, p.powered);
             if !seen.contains(&name) {
                 seen.push(name);
             }
-            c.draw_series(std::iter::once(Rectangle::new(
-                [(self.minutes(p.t_ms), 0.0), (self.minutes(next), 0.3)],
-                colour.filled(),
-            )))?;
+            match runs.last_mut() {
+                Some(r) if r.2 == colour => r.1 = next,
+                _ => runs.push((p.t_ms, next, colour)),
+            }
         }
+        c.draw_series(runs.iter().map(|&(a, b, colour)| {
+            Rectangle::new(
+                [(self.minutes(a), 0.0), (self.minutes(b), 0.3)],
+                colour.filled(),
+            )
+        }))?;
         let mut lx = 0;
         for name in &seen {
             let code = (0..=7u8).find(|&k| state_style(k, true).1 == *name);

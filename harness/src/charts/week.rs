@@ -236,7 +236,11 @@ impl Figure for WeekChart<'_> {
             c.draw_series(bars)?
                 .label(format!("{} (daily cap {:.1})", name(k), k.daily_cap_j_cm2))
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
-            let caps = (0..d.days).map(|day| {
+            // A cap tick only over bars that exist: the cap of an untreated zone is noise.
+            let treated: Vec<usize> = (0..d.days)
+                .filter(|&day| d.fluence_j_cm2[i][day] > 0.0)
+                .collect();
+            let caps = treated.into_iter().map(|day| {
                 let x0 = day as f64 - 0.4 + i as f64 * width;
                 PathElement::new(
                     vec![
