@@ -219,7 +219,8 @@ impl Figure for WeekChart<'_> {
             daily,
             &Axes {
                 x: x.clone(),
-                y: 0.0..headroom(top, 1.0),
+                // Headroom for the legend above the bars and cap ticks.
+                y: 0.0..headroom(top, 1.0) * 1.5,
                 x_desc: "",
                 y_desc: "fluence per day, J/cm²",
                 x_fmt: Some(&day_label),
@@ -332,7 +333,7 @@ impl Figure for WeekChart<'_> {
             sessions,
             &Axes {
                 x: x.clone(),
-                y: 0.0..(top + 1.0).max(2.0),
+                y: 0.0..(top * 1.8 + 1.0).max(2.0),
                 x_desc: "",
                 y_desc: "requests",
                 x_fmt: Some(&day_label),
