@@ -1,13 +1,16 @@
 //! The bench: plant and device under test in closed loop, in virtual time, judged by properties.
 
 pub mod bench;
+pub mod charts;
 pub mod dut;
 pub mod events;
+pub mod export;
 pub mod format;
 pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
 pub mod properties;
+pub mod report;
 pub mod result;
 pub mod scenario;
 
