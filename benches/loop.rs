@@ -13,19 +13,29 @@ use std::path::PathBuf;
 
 fn runner_week() -> harness::scenario::Scenario {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner-week.toml");
-    harness::format::load_paths(&[path]).expect("the library's runner week loads").remove(0)
+    harness::format::load_paths(&[path])
+        .expect("the library's runner week loads")
+        .remove(0)
 }
 
 /// A wrap firmware treating: inputs of a calf at 33 °C, board at 25 °C, strings at nominal.
 fn treating_wrap() -> (Firmware, InputFrame) {
     let mut fw = Firmware::boot(DeviceClass::Wrap, &[0xFF; firmware::boundary::NVM_SIZE]);
-    let mut input = InputFrame { skin_contact: true, fan_ok: true, ..InputFrame::default() };
+    let mut input = InputFrame {
+        skin_contact: true,
+        fan_ok: true,
+        ..InputFrame::default()
+    };
     input.adc.contact_ntc = [1650, 1650];
     input.adc.board_ntc = 2048;
     input.adc.supply = 3000;
     for t in 0..300u32 {
         input.now_ms = t * 10;
-        input.buttons = if (10..40).contains(&t) { buttons::START } else { 0 };
+        input.buttons = if (10..40).contains(&t) {
+            buttons::START
+        } else {
+            0
+        };
         let out = fw.step(&input);
         for s in 0..4 {
             let c = s / 2;
@@ -42,7 +52,9 @@ fn bench_loop(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed_loop");
     g.sample_size(10);
     g.bench_function("runner_week_reference", |b| {
-        b.iter(|| harness::run_reference(black_box(&week), &mut harness::events::Discard).expect("runs"))
+        b.iter(|| {
+            harness::run_reference(black_box(&week), &mut harness::events::Discard).expect("runs")
+        })
     });
     g.finish();
     let (mut fw, mut input) = treating_wrap();

@@ -54,12 +54,45 @@ pub enum Command {
         /// Override every scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Also stream the firmware-boundary trace of every device to `DIR/SCENARIO/`:
+        /// `csv`, `vcd`, or `csv,vcd` (needs `--out`).
+        #[arg(long, value_delimiter = ',')]
+        trace: Vec<TraceFormat>,
+    },
+    /// Draw charts that need no run.
+    Chart {
+        /// Which chart.
+        #[command(subcommand)]
+        chart: ChartCommand,
     },
     /// Validate scenario files only.
     Check {
         /// Scenario files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+}
+
+/// Trace export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    /// Comma-separated values, units in the headers.
+    Csv,
+    /// Value change dump (GTKWave, Surfer).
+    Vcd,
+}
+
+/// Charts drawn without a run.
+#[derive(Debug, Subcommand)]
+pub enum ChartCommand {
+    /// A device's dosing chart from the plant model: irradiance against distance (panel) or
+    /// across the zone, and minutes needed for 4, 10, 20 and 60 J/cm².
+    Device {
+        /// Device class: wrap, pad, panel, mask, pen, laser-probe.
+        kind: String,
+        /// Folder for `device-KIND.svg` and `.png`.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
 }
 
@@ -84,7 +117,18 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             out,
             junit,
             seed,
-        } => run(&paths, &firmware, out.as_deref(), junit.as_deref(), seed),
+            trace,
+        } => run(
+            &paths,
+            &firmware,
+            out.as_deref(),
+            junit.as_deref(),
+            seed,
+            &trace,
+        ),
+        Command::Chart {
+            chart: ChartCommand::Device { kind, out },
+        } => chart_device(&kind, &out),
     })
 }
 
@@ -108,13 +152,89 @@ fn check(paths: &[PathBuf]) -> u8 {
     }
 }
 
+fn chart_device(kind: &str, out: &std::path::Path) -> u8 {
+    let Some(k) = sim::device::DeviceKind::ALL
+        .into_iter()
+        .find(|k| crate::output::kind_name(*k) == kind)
+    else {
+        eprintln!(
+            "error: unknown device kind {kind:?}; expected one of wrap, pad, panel, mask, pen, laser-probe"
+        );
+        return EXIT_INVALID_INPUT;
+    };
+    match harness::report::device_chart(k, out) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: failed to write the chart to {}: {e}", out.display());
+            EXIT_INVALID_INPUT
+        }
+    }
+}
+
+/// Runs one scenario, with the recorders the requested outputs need.
+fn run_one(
+    s: &harness::scenario::Scenario,
+    out: Option<&std::path::Path>,
+    trace: &[TraceFormat],
+) -> Result<(harness::result::RunResult, Vec<PathBuf>), String> {
+    let Some(dir) = out else {
+        return harness::bench::run_reference(s, &mut harness::events::Discard)
+            .map(|r| (r, Vec::new()))
+            .map_err(|e| e.to_string());
+    };
+    let sdir = dir.join(&s.name);
+    let mut recorder = harness::charts::TraceRecorder::new();
+    let mut csv = trace
+        .contains(&TraceFormat::Csv)
+        .then(|| harness::export::CsvWriter::new(&sdir, "trace"));
+    let mut vcd = trace
+        .contains(&TraceFormat::Vcd)
+        .then(|| harness::export::VcdWriter::new(&sdir, "trace"));
+    let result = {
+        let mut sinks: Vec<&mut dyn harness::events::Reporter> = vec![&mut recorder];
+        if let Some(c) = csv.as_mut() {
+            sinks.push(c);
+        }
+        if let Some(v) = vcd.as_mut() {
+            sinks.push(v);
+        }
+        harness::bench::run_reference(s, &mut harness::events::Tee(sinks))
+            .map_err(|e| e.to_string())?
+    };
+    let io =
+        |e: std::io::Error| format!("failed to write the report under {}: {e}", sdir.display());
+    let json = serde_json::to_vec_pretty(&result).expect("results serialise");
+    harness::report::write_atomic(&sdir.join("report.json"), &json).map_err(io)?;
+    let mut files =
+        harness::report::write_scenario_artifacts(&sdir, s, &result, &recorder).map_err(io)?;
+    if let Some(c) = csv {
+        files.extend(c.finish().map_err(io)?);
+    }
+    if let Some(v) = vcd {
+        files.extend(v.finish().map_err(io)?);
+    }
+    Ok((result, files))
+}
+
 fn run(
     paths: &[PathBuf],
     firmware: &str,
     out: Option<&std::path::Path>,
     junit: Option<&std::path::Path>,
     seed: Option<u64>,
+    trace: &[TraceFormat],
 ) -> u8 {
+    if !trace.is_empty() && out.is_none() {
+        eprintln!(
+            "error: --trace needs --out DIR (the traces are written beside each scenario's report)"
+        );
+        return EXIT_INVALID_INPUT;
+    }
     if firmware != "reference" {
         eprintln!(
             "error: --firmware {firmware:?}: this build supports only `reference` (exec:, tcp: and serial: transports are not built yet)"
@@ -133,27 +253,42 @@ fn run(
     let progress = std::io::stderr().is_terminal() && scenarios.len() > 1;
     let mut results = Vec::new();
     let mut firmware_failed = false;
+    let mut summaries = Vec::new();
+    let mut write_failed = false;
     for (i, s) in scenarios.iter().enumerate() {
         if progress {
             eprint!("\r\x1b[2K[{}/{}] {}", i + 1, scenarios.len(), s.name);
         }
-        match harness::bench::run_reference(s, &mut harness::events::Discard) {
-            Ok(r) => {
-                if let Some(dir) = out {
-                    let path = dir.join(&s.name).join("report.json");
-                    let json = serde_json::to_vec_pretty(&r).expect("results serialise");
-                    if let Err(e) = output::write_atomic(&path, &json) {
-                        eprintln!("error: failed to write {}: {e}", path.display());
-                        return EXIT_INVALID_INPUT;
-                    }
+        match run_one(s, out, trace) {
+            Ok((r, artifacts)) => {
+                if out.is_some() {
+                    summaries.push(harness::report::RunSummary {
+                        result: r.clone(),
+                        description: s.description.clone(),
+                        dir: PathBuf::from(&s.name),
+                        artifacts,
+                    });
                 }
                 results.push(r);
+            }
+            Err(e) if e.starts_with("failed to write") => {
+                eprintln!("\nerror: scenario {}: {e}", s.name);
+                write_failed = true;
             }
             Err(e) => {
                 eprintln!("\nerror: scenario {}: {e}", s.name);
                 firmware_failed = true;
             }
         }
+    }
+    if let Some(dir) = out
+        && let Err(e) = harness::report::write_index(dir, &summaries)
+    {
+        eprintln!(
+            "error: failed to write {}: {e}",
+            dir.join("index.html").display()
+        );
+        write_failed = true;
     }
     if progress {
         eprintln!("\r\x1b[2K{} scenario(s) run", scenarios.len());
@@ -182,9 +317,12 @@ fn run(
         }
     }
     if let Some(path) = junit
-        && let Err(e) = output::write_atomic(path, output::junit(&results).as_bytes())
+        && let Err(e) = harness::report::write_atomic(path, output::junit(&results).as_bytes())
     {
         eprintln!("error: failed to write {}: {e}", path.display());
+        return EXIT_INVALID_INPUT;
+    }
+    if write_failed {
         return EXIT_INVALID_INPUT;
     }
     let passed = results.iter().filter(|r| r.passed()).count();

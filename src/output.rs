@@ -1,36 +1,23 @@
-//! Files a run leaves behind: `report.json` per scenario, JUnit XML, the summary table.
+//! What a run prints and the JUnit XML it leaves behind.
 //!
-//! Every file is written atomically (a temporary file beside it, then a rename), so an
-//! interrupted run never leaves a half-written report.
+//! Files are written atomically by `harness::report::write_atomic` (a temporary file beside it,
+//! then a rename), so an interrupted run never leaves a half-written report.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::Path;
 
 use harness::result::{RunResult, Status};
 
-/// Write `bytes` to `path` atomically: temporary file in the same folder, then rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// The file-format name of a device kind (as scenario files and `pbm-hil chart device` spell it).
+pub fn kind_name(kind: sim::device::DeviceKind) -> &'static str {
+    use sim::device::DeviceKind::*;
+    match kind {
+        Wrap => "wrap",
+        Pad => "pad",
+        Panel => "panel",
+        Mask => "mask",
+        Pen => "pen",
+        LaserProbe => "laser-probe",
     }
-    result
 }
 
 fn xml_escape(s: &str) -> String {

@@ -526,8 +526,8 @@ pub enum PlantChange {
     Cover(bool),
     /// New ambient temperature, °C.
     Ambient(f64),
-    /// New skin state (after training): surface °C and perfusion multiplier; resets the tissue
-    /// profile to rest at that surface temperature.
+    /// New skin state (after training): surface °C and perfusion multiplier. Bare skin is reset to
+    /// rest at that surface temperature; under a device only the perfusion changes.
     SkinState {
         /// Skin surface temperature, °C.
         skin_c: f64,
@@ -1068,7 +1068,12 @@ impl Plant {
             } => {
                 self.perfusion_scale = perfusion_scale;
                 self.rebuild();
-                self.reset_tissue(skin_c);
+                // Under a device the tissue evolves on its own (the device's heat and light act on
+                // it); only bare skin is reset to the new resting state, so a post-training decay
+                // sampled every few minutes does not make the skin under a wrap jump.
+                if self.zone.is_none() {
+                    self.reset_tissue(skin_c);
+                }
             }
             PlantChange::EyeShields(on) => self.eye_shields = on,
             PlantChange::Fault(f) => match f {
