@@ -96,10 +96,20 @@ fn every_library_scenario_produces_its_charts_and_svgs_repeat_exactly() {
     let mut runs = Vec::new();
     for s in &scenarios {
         let (r, rec) = run(s);
-        // Bounded memory: the decimated trace keeps a small fraction of a week's samples.
+        // Bounded memory: the decimated trace keeps at most one point per simulated minute and
+        // device, plus
+        // one per second of an open request window and at most 8 output changes a second in it,
+        // whatever the control tick.
+        let minutes = (s.duration_ms / 60_000 + 1) * s.devices.len() as u64;
+        let window_s: u64 = r
+            .sessions
+            .iter()
+            .map(|x| (x.end_ms - x.start_ms) / 1000 + 1)
+            .sum();
+        let bound = minutes + 9 * window_s;
         assert!(
-            (rec.points_kept() as u64) * 20 < r.samples,
-            "{}: {} of {} samples kept",
+            (rec.points_kept() as u64) <= bound,
+            "{}: {} points kept, bound {bound} ({} samples)",
             s.name,
             rec.points_kept(),
             r.samples
