@@ -20,22 +20,6 @@ pub fn kind_name(kind: sim::device::DeviceKind) -> &'static str {
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// JUnit XML: a testsuite per scenario, a testcase per property (plus one for the scenario's
 /// validity and expectations).
 pub fn junit(results: &[RunResult]) -> String {
@@ -63,7 +47,7 @@ pub fn junit(results: &[RunResult]) -> String {
         let _ = writeln!(
             x,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"0\" skipped=\"{skipped}\">",
-            xml_escape(&r.scenario),
+            harness::report::esc(&r.scenario),
             r.verdicts.len() + 1
         );
         let _ = writeln!(
@@ -74,7 +58,7 @@ pub fn junit(results: &[RunResult]) -> String {
         let _ = write!(
             x,
             "    <testcase classname=\"{}\" name=\"scenario\"",
-            xml_escape(&r.scenario)
+            harness::report::esc(&r.scenario)
         );
         let mut problems: Vec<String> = r.expectation_failures.clone();
         if let Some(why) = &r.invalid {
@@ -86,15 +70,15 @@ pub fn junit(results: &[RunResult]) -> String {
             let _ = writeln!(
                 x,
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                xml_escape(&problems[0]),
-                xml_escape(&problems.join("\n"))
+                harness::report::esc(&problems[0]),
+                harness::report::esc(&problems.join("\n"))
             );
         }
         for v in &r.verdicts {
             let _ = write!(
                 x,
                 "    <testcase classname=\"{}\" name=\"{}\"",
-                xml_escape(&r.scenario),
+                harness::report::esc(&r.scenario),
                 v.name
             );
             match v.status {
@@ -123,19 +107,19 @@ pub fn junit(results: &[RunResult]) -> String {
                     let _ = writeln!(
                         x,
                         ">\n      <failure message=\"{}\" type=\"{}\">{} violation(s); statement: {}; source: {}\n{}</failure>\n    </testcase>",
-                        xml_escape(&msg),
+                        harness::report::esc(&msg),
                         v.name,
                         v.violation_count,
-                        xml_escape(v.statement),
-                        xml_escape(v.source),
-                        xml_escape(&body.join("\n"))
+                        harness::report::esc(v.statement),
+                        harness::report::esc(v.source),
+                        harness::report::esc(&body.join("\n"))
                     );
                 }
                 Status::UnexpectedHold => {
                     let _ = writeln!(
                         x,
                         ">\n      <failure message=\"expected to be violated ({}) but held\" type=\"{}\"/>\n    </testcase>",
-                        xml_escape(v.expected_reason.as_deref().unwrap_or("")),
+                        harness::report::esc(v.expected_reason.as_deref().unwrap_or("")),
                         v.name
                     );
                 }

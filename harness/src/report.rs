@@ -146,7 +146,9 @@ pub struct RunSummary {
     pub artifacts: Vec<PathBuf>,
 }
 
-fn esc(s: &str) -> String {
+/// Escapes text for HTML and XML (element text and attribute values); drops control characters
+/// XML 1.0 does not allow.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -154,6 +156,8 @@ fn esc(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
             c => out.push(c),
         }
     }
