@@ -66,5 +66,11 @@ fn bench_loop(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_loop);
+// No plots: criterion's plotters backend would need a system font, and the workspace's plotters
+// is built for the bundled-font charts (crates.md). The figures are in the terminal and JSON.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = bench_loop
+}
 criterion_main!(benches);

@@ -54,5 +54,11 @@ fn bench_plant(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_plant);
+// No plots: criterion's plotters backend would need a system font, and the workspace's plotters
+// is built for the bundled-font charts (crates.md). The figures are in the terminal and JSON.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = bench_plant
+}
 criterion_main!(benches);
