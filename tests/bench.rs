@@ -353,6 +353,20 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
     );
     hot_start.environment.skin_c = 40.5;
     hot_start.environment.ambient_c = 40.0;
+    // One left-calf session a day for seven days, the wrap unplugged and plugged in before
+    // each: the seventh breaks the six-a-week cap unless the count survives power cycles.
+    let mut daily = Vec::new();
+    for day in 0..7 {
+        daily.push(act(day, 18, 0, Action::PowerOff));
+        daily.push(act(day, 18, 1, Action::PowerOn));
+        daily.push(treat(w, day, 19, 0, Zone::LeftCalf, 14));
+    }
+    let weekly = scenario(
+        "weekly-power-cycles",
+        7,
+        vec![device("wrap", w, daily)],
+        vec![],
+    );
     let mut panel_hot = one_session(
         DeviceKind::Panel,
         Zone::LeftQuadriceps,
@@ -398,7 +412,10 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
         ),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionLiveness),
         (&NEVER_STARTS, runner_week(), PropertyId::SessionExercised),
-        (&RUNAWAY, hot, PropertyId::SkinNormal),
+        (&RUNAWAY, hot.clone(), PropertyId::SkinNormal),
+        (&RUNAWAY, hot.clone(), PropertyId::SkinCem43),
+        (&RUNAWAY, hot, PropertyId::SkinAbsolute),
+        (&AMNESIA, weekly, PropertyId::DoseWeekly),
         (&COLD_NTCS, hot_start, PropertyId::SessionRefusal),
         (&OPTIMIST, runner_week(), PropertyId::DoseEstimate),
         (&WEAK, runner_week(), PropertyId::DoseSession),
