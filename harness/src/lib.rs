@@ -4,6 +4,7 @@ pub mod bench;
 pub mod dut;
 pub mod events;
 pub mod format;
+pub mod generate;
 pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
