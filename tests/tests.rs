@@ -1,8 +1,8 @@
 //! The one integration-test binary: modules per area, data-driven where possible.
 
 mod bench;
-mod campaign;
 mod calibration;
+mod campaign;
 mod common;
 mod format;
 mod library;
