@@ -285,7 +285,7 @@ fn run_campaign(cfg: &campaign::CampaignConfig, out: &std::path::Path) -> u8 {
     let progress = |done: usize, total: usize, failed: usize| {
         if terminal {
             eprint!("\r\x1b[2K[{done}/{total}] weeks, {failed} failed");
-        } else if done == total || done % total.div_ceil(10).max(1) == 0 {
+        } else if done == total || done.is_multiple_of(total.div_ceil(10).max(1)) {
             eprintln!("campaign: {done}/{total} weeks, {failed} failed");
         }
     };
