@@ -69,12 +69,13 @@ pub struct WeekOutcome {
     pub unjudgeable: bool,
     /// Properties violated (dotted names), plus `expectation` / `invalid` when those failed.
     pub violated: Vec<String>,
-    /// Hottest skin over the week, °C.
-    pub peak_skin_c: f64,
-    /// Largest per-session thermal dose, CEM43 minutes.
-    pub cem43_max: f64,
-    /// Largest relative dose error of a completed session (|zone mean / target − 1|).
-    pub dose_error_max: f64,
+    /// Hottest skin over the week's sessions, °C (`None`: no session).
+    pub peak_skin_c: Option<f64>,
+    /// Largest per-session thermal dose, CEM43 minutes (`None`: no session).
+    pub cem43_max: Option<f64>,
+    /// Largest relative dose error of a completed session (|zone mean / target − 1|; `None`: no
+    /// completed session).
+    pub dose_error_max: Option<f64>,
     /// The shrunk scenario file (name in the output folder), for a failed week.
     pub file: Option<String>,
     /// Bench runs spent shrinking.
@@ -181,9 +182,11 @@ pub fn run_week(cfg: &CampaignConfig, week: u64, out: Option<&Path>) -> WeekOutc
         passed: violations.is_empty(),
         unjudgeable,
         violated: violations.clone(),
-        peak_skin_c: r.map_or(f64::NAN, |r| figure(r, |s| s.peak_skin_c)),
-        cem43_max: r.map_or(f64::NAN, |r| figure(r, |s| s.cem43)),
-        dose_error_max: r.map_or(f64::NAN, dose_error),
+        peak_skin_c: r
+            .map(|r| figure(r, |s| s.peak_skin_c))
+            .filter(|x| x.is_finite()),
+        cem43_max: r.map(|r| figure(r, |s| s.cem43)).filter(|x| x.is_finite()),
+        dose_error_max: r.map(dose_error).filter(|x| x.is_finite()),
         file: None,
         shrink_runs: 0,
         replay_verified: false,
@@ -287,7 +290,8 @@ pub fn summarise(seed: u64, mut weeks: Vec<WeekOutcome>) -> Summary {
             (name, n)
         })
         .collect();
-    let dist = |f: fn(&WeekOutcome) -> f64| distribution(weeks.iter().map(f).collect());
+    let dist =
+        |f: fn(&WeekOutcome) -> Option<f64>| distribution(weeks.iter().filter_map(f).collect());
     Summary {
         seed,
         weeks_run: weeks.len() as u64,
