@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::campaign;
 use crate::output;
 
 /// Exit code: every property held.
@@ -65,6 +66,34 @@ pub enum Command {
         #[command(subcommand)]
         chart: ChartCommand,
     },
+    /// Generated weeks against a firmware; failures shrunk to scenario files in `--out`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Campaign {
+        /// `merge DIR...`: combine shard results.
+        #[command(subcommand)]
+        merge: Option<CampaignCommand>,
+        /// Weeks in the whole campaign (all shards).
+        #[arg(long, default_value_t = 100)]
+        weeks: u64,
+        /// Campaign seed: week i is generated from (seed, i) alone.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Firmware to test: `reference`.
+        #[arg(long, default_value = "reference")]
+        firmware: String,
+        /// Folder for `campaign.json` and the shrunk failing scenarios.
+        #[arg(long, default_value = "campaign-out")]
+        out: PathBuf,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (1-based), weeks with `i % N == I - 1`.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<crate::campaign::Shard>,
+        /// Most bench runs spent shrinking one failure.
+        #[arg(long, default_value_t = 200)]
+        shrink_runs: u32,
+    },
     /// Validate scenario files only.
     Check {
         /// Scenario files or folders.
@@ -94,6 +123,25 @@ pub enum ChartCommand {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+}
+
+/// Subcommands of `campaign`.
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Combine the `campaign.json` of shard folders into one summary.
+    Merge {
+        /// Shard output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write the merged `campaign.json` into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_shard(s: &str) -> Result<crate::campaign::Shard, String> {
+    crate::campaign::Shard::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a shard; expected I/N with 1 <= I <= N"))
 }
 
 /// Run the CLI with the given arguments; returns the process exit code.
@@ -129,6 +177,35 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Chart {
             chart: ChartCommand::Device { kind, out },
         } => chart_device(&kind, &out),
+        Command::Campaign {
+            merge: Some(CampaignCommand::Merge { dirs, out }),
+            ..
+        } => merge(&dirs, out.as_deref()),
+        Command::Campaign {
+            merge: None,
+            weeks,
+            seed,
+            firmware,
+            out,
+            jobs,
+            shard,
+            shrink_runs,
+        } => {
+            if firmware != "reference" {
+                eprintln!("error: --firmware {firmware:?}: this build supports only `reference`");
+                return ExitCode::from(EXIT_INVALID_INPUT);
+            }
+            let cfg = campaign::CampaignConfig {
+                weeks,
+                seed,
+                jobs: jobs.unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+                }),
+                shard: shard.unwrap_or(campaign::Shard::ALL),
+                max_shrink_runs: shrink_runs,
+            };
+            run_campaign(&cfg, &out)
+        }
     })
 }
 
@@ -330,6 +407,63 @@ fn run(
     if firmware_failed {
         EXIT_FIRMWARE
     } else if passed == results.len() {
+        EXIT_OK
+    } else {
+        EXIT_VIOLATED
+    }
+}
+
+fn run_campaign(cfg: &campaign::CampaignConfig, out: &std::path::Path) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: failed to create {}: {e}", out.display());
+        return EXIT_INVALID_INPUT;
+    }
+    let terminal = std::io::stderr().is_terminal();
+    // On a terminal one line rewritten in place; in a CI log a plain line every tenth.
+    let progress = |done: usize, total: usize, failed: usize| {
+        if terminal {
+            eprint!("\r\x1b[2K[{done}/{total}] weeks, {failed} failed");
+        } else if done == total || done.is_multiple_of(total.div_ceil(10).max(1)) {
+            eprintln!("campaign: {done}/{total} weeks, {failed} failed");
+        }
+    };
+    let summary = campaign::run_campaign(cfg, Some(out), &progress);
+    if terminal {
+        eprintln!();
+    }
+    finish(&summary, out)
+}
+
+fn merge(dirs: &[PathBuf], out: Option<&std::path::Path>) -> u8 {
+    match campaign::merge(dirs) {
+        Ok(summary) => match out {
+            Some(out) => finish(&summary, out),
+            None => {
+                print!("{}", campaign::table(&summary));
+                if summary.failed == 0 {
+                    EXIT_OK
+                } else {
+                    EXIT_VIOLATED
+                }
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_INVALID_INPUT
+        }
+    }
+}
+
+fn finish(summary: &campaign::Summary, out: &std::path::Path) -> u8 {
+    let path = out.join("campaign.json");
+    let json = serde_json::to_vec_pretty(summary).expect("summaries serialise");
+    if let Err(e) = harness::report::write_atomic(&path, &json) {
+        eprintln!("error: failed to write {}: {e}", path.display());
+        return EXIT_INVALID_INPUT;
+    }
+    print!("{}", campaign::table(summary));
+    println!("summary: {}", path.display());
+    if summary.failed == 0 {
         EXIT_OK
     } else {
         EXIT_VIOLATED

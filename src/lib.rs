@@ -3,5 +3,6 @@
 //! The bench, the plant and the firmware live in the workspace crates (`harness`, `sim`,
 //! `firmware`); this crate turns their results into what a CI job and an engineer read.
 
+pub mod campaign;
 pub mod cli;
 pub mod output;

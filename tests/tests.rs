@@ -2,6 +2,7 @@
 
 mod bench;
 mod calibration;
+mod campaign;
 mod charts;
 mod common;
 mod format;

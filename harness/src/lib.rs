@@ -6,6 +6,7 @@ pub mod dut;
 pub mod events;
 pub mod export;
 pub mod format;
+pub mod generate;
 pub mod monitor;
 pub mod plant_io;
 pub mod prescription;

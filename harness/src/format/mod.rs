@@ -13,10 +13,12 @@ pub mod error;
 pub mod raw;
 pub mod schema;
 pub mod validate;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{ErrorKind, FormatError};
+pub use write::to_toml;
 
 use crate::scenario::Scenario;
 
