@@ -29,6 +29,10 @@ use crate::scenario::{
     Action, Button, Expectation, PRESS_HOLD_MS, Scenario, Timed, expand_training, expand_treatment,
 };
 
+/// Rooms where a start must be allowed, °C: 1 K inside the 5–40 °C start range (IEC
+/// 60601-1-11 via domain.md §6.2), for the board NTC's error.
+pub const AMBIENT_ALLOW_C: (f64, f64) = (6.0, 39.0);
+
 /// Longest stretch the plant is advanced unobserved while something emits, ms.
 pub const MAX_BLIND_MS: u64 = 1_000;
 
@@ -285,6 +289,8 @@ impl<'a> DeviceRun<'a> {
             facts.tj_max_c,
             setup.kind == DeviceKind::Mask,
         );
+        let mut monitor = monitor;
+        monitor.applied_part = facts.contact;
         let mut run = DeviceRun {
             scenario,
             index,
@@ -658,9 +664,12 @@ impl<'a> DeviceRun<'a> {
             }
             Action::Remove => {
                 // A contact device taken off loses skin contact: the session is over for the
-                // user. A panel walked away from keeps its session until its firmware ends it.
+                // user. A panel walked away from keeps its session until its firmware ends it,
+                // but the user ended it: liveness no longer asks for completion.
                 if contact_device {
                     self.close_window(SessionEnd::Removed, reporter);
+                } else if let Some(w) = self.window.as_mut() {
+                    w.hazard = true;
                 }
                 self.placed = None;
                 self.plant.apply(PlantChange::Remove);
@@ -832,7 +841,15 @@ impl<'a> DeviceRun<'a> {
             && !self.covered
             && !self.lifted
             && (!self.facts.needs_shields || self.monitor.eye_shields);
+        // The firmware reads the room through its board NTC: at the edges of 5–40 °C either
+        // answer is accepted, as for skin between must-allow and must-refuse.
+        let room_clearly_ok = (AMBIENT_ALLOW_C.0..=AMBIENT_ALLOW_C.1).contains(&self.ambient_c);
+        // A device lying in a hot room touches the skin at its own temperature: its contact
+        // sensors read it, and a start refusal on "hot contact" is then the firmware's right.
+        let device_cool = self.plant.truth().housing_c <= self.scenario.limits.must_allow_skin_c;
         let allowed = must_refuse.is_none()
+            && room_clearly_ok
+            && device_cool
             && clean
             && skin_c <= self.scenario.limits.must_allow_skin_c
             && plant_io::placement_ok(self.kind, self.placed);

@@ -156,6 +156,8 @@ pub struct Monitor {
     pub eye_shields: bool,
     /// Device is a mask.
     pub is_mask: bool,
+    /// Device is worn in skin contact (an applied part in IEC 60601-1's sense): skin.normal applies.
+    pub applied_part: bool,
     /// A power cycle happened since the last emitted session (for nvm.integrity attribution).
     pub power_cycled_since_session: bool,
     /// A session window is open.
@@ -199,6 +201,7 @@ impl Monitor {
             contact_lost_at: None,
             eye_shields: false,
             is_mask,
+            applied_part: true,
             power_cycled_since_session: false,
             window_open: false,
             history: Vec::new(),
@@ -263,7 +266,7 @@ impl Monitor {
                 "hottest skin point above the absolute limit".into(),
             );
         }
-        if !self.fault_injected {
+        if !self.fault_injected && self.applied_part {
             self.check(PropertyId::SkinNormal);
             if o.skin_hot_c > l.skin_normal_c {
                 self.violate(
@@ -560,7 +563,15 @@ impl Monitor {
                             | SessionEnd::PowerLost
                             | SessionEnd::ScenarioEnd
                     );
-                    if !hazard_in_window && !ended_by_user && s.end != SessionEnd::Completed {
+                    // A thermal stop is a hazard ending the session when the skin really was hot
+                    // (within the sensor margin of the limit), not a refusal to treat.
+                    let justified_stop = s.end == SessionEnd::StoppedByFirmware
+                        && s.peak_skin_c >= l.must_refuse_skin_c;
+                    if !hazard_in_window
+                        && !ended_by_user
+                        && !justified_stop
+                        && s.end != SessionEnd::Completed
+                    {
                         self.violate(
                             PropertyId::SessionLiveness,
                             s.end_ms,

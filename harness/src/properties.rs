@@ -80,7 +80,7 @@ pub const CATALOG: &[Property] = &[
     Property {
         id: PropertyId::SkinNormal,
         name: "skin.normal",
-        statement: "contact-skin temperature (hottest point) <= 41 °C while no fault is injected",
+        statement: "contact-skin temperature (hottest point) <= 41 °C while no fault is injected, for devices worn in skin contact (applied parts); light-only heating by panels and masks is judged by skin.absolute and skin.cem43",
         kind: Kind::Always,
         unit: "°C",
         source: "IEC 60601-1 cl. 11.1.2.2: applied part not intended to supply heat, <= 41 °C needs no justification (domain.md §5.1 [M])",
