@@ -6,3 +6,4 @@ mod charts;
 mod common;
 mod format;
 mod library;
+mod seeded_bugs;
