@@ -905,7 +905,11 @@ impl<V: Variant> Firmware<V> {
         let reason = if pause {
             Some(PauseReason::User)
         } else {
-            self.interlock(input, s.program).map(|r| match r {
+            let eye_checked = self.variant.eye_interlock_while_treating();
+            let interlock = self
+                .interlock(input, s.program)
+                .filter(|&r| eye_checked || r != Refusal::NoEyeShield);
+            interlock.map(|r| match r {
                 Refusal::NoSkinContact => PauseReason::ContactLost,
                 Refusal::NoEyeShield => PauseReason::EyeShieldRemoved,
                 _ => PauseReason::Distance,
@@ -1049,7 +1053,11 @@ impl<V: Variant> Firmware<V> {
             return Err(Refusal::TargetUnreachable);
         }
         let now_s = (self.uptime_ms / 1000) as u32;
-        match self.ledger.cap_refusal(usize::from(slot), now_s, program) {
+        let min_gap_s = self.variant.min_gap_s();
+        match self
+            .ledger
+            .cap_refusal_with_gap(usize::from(slot), now_s, program, min_gap_s)
+        {
             Some(r) => Err(r),
             None => Ok((program, slot)),
         }

@@ -135,6 +135,18 @@ impl Ledger {
     /// it would break otherwise. The program's target counts in full (it is what the session will
     /// deliver).
     pub fn cap_refusal(&self, slot: usize, now_s: u32, program: &Program) -> Option<Refusal> {
+        self.cap_refusal_with_gap(slot, now_s, program, CAP_POLICY.min_gap_s)
+    }
+
+    /// [`Self::cap_refusal`] with the minimum gap between sessions on the zone given, s
+    /// ([`CAP_POLICY`]'s for the reference firmware).
+    pub fn cap_refusal_with_gap(
+        &self,
+        slot: usize,
+        now_s: u32,
+        program: &Program,
+        min_gap_s: u32,
+    ) -> Option<Refusal> {
         if now_s < self.lockout_until_s {
             return Some(Refusal::HistoryLost);
         }
@@ -156,7 +168,7 @@ impl Ledger {
                 week_mj += mj;
             }
         }
-        if newest_age < CAP_POLICY.min_gap_s {
+        if newest_age < min_gap_s {
             Some(Refusal::MinGap)
         } else if day_sessions >= CAP_POLICY.max_sessions_per_day {
             Some(Refusal::DailySessions)

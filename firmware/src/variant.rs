@@ -16,7 +16,7 @@
 use crate::device::{DeviceClass, ZoneId};
 use crate::dose;
 use crate::ntc::{self, NtcReading};
-use crate::programs;
+use crate::programs::{self, CAP_POLICY};
 use crate::thermal::LIMITS;
 
 /// One decision per hook; the default body is the reference firmware's.
@@ -75,6 +75,20 @@ pub trait Variant: Copy + Default + core::fmt::Debug + PartialEq {
     /// within a few LSB of the rail").
     #[inline]
     fn open_ntc_is_fault(&self) -> bool {
+        true
+    }
+
+    /// Minimum uptime between the end of one session on a zone and the start of the next, s:
+    /// [`CAP_POLICY`]`.min_gap_s` (domain.md §6.1 gap between sessions).
+    #[inline]
+    fn min_gap_s(&self) -> u32 {
+        CAP_POLICY.min_gap_s
+    }
+
+    /// Whether the eye-shield interlock is checked on every step of a NIR session, not only at
+    /// start (domain.md §6.4: no NIR emission without eye shields).
+    #[inline]
+    fn eye_interlock_while_treating(&self) -> bool {
         true
     }
 
