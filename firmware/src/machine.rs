@@ -332,7 +332,8 @@ pub struct Diagnostics {
 /// The reference firmware: all state, fixed size, no allocation.
 ///
 /// `V` selects the decisions of [`crate::variant`]; the default, [`Reference`], is the shipped
-/// firmware (a zero-sized type: the seam adds no state and no cost).
+/// firmware. `Reference` is zero-sized and its hooks are constants after inlining, so the seam
+/// costs one 16-byte field (`contact_lost_since_ms`, written only by debouncing variants).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Firmware<V: Variant = Reference> {
     variant: V,
@@ -541,7 +542,8 @@ impl<V: Variant> Firmware<V> {
         elapsed
     }
 
-    /// [`Variant::ntc_to_c`] ([`crate::ntc::read`] for the reference) through the per-sensor memo (slot 0–1 contact, 2 board).
+    /// [`Variant::ntc_to_c`] ([`crate::ntc::read`] for the reference) through the per-sensor
+    /// memo (slot 0–1 contact, 2 board).
     fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
         let (memo_counts, memo) = self.ntc_memo[slot];
         if memo_counts == counts {

@@ -5,7 +5,8 @@
 //! each one decision changed, and asserting that a property is violated. [`Firmware`] is generic
 //! over [`Variant`] with [`Reference`] as the default type parameter, so `Firmware` is the shipped
 //! firmware, unchanged: every hook's default body is the reference decision, every hook is
-//! `#[inline]` and [`Reference`] is a zero-sized type, so the seam costs nothing at run time.
+//! `#[inline]` and [`Reference`] is a zero-sized type, so the seam costs nothing at run time
+//! beyond one unused field.
 //! The bugs themselves live only in the tests (`tests/seeded_bugs.rs`), never in this crate.
 //!
 //! Hooks take `&self` so that a variant could carry a parameter; every variant in the tests is a
