@@ -7,3 +7,4 @@ mod charts;
 mod common;
 mod format;
 mod library;
+mod seeded_bugs;

@@ -38,10 +38,28 @@ pub fn channel_irradiance_uw_cm2(
     t_j_c: f32,
     distance_factor: f32,
 ) -> u32 {
+    channel_irradiance_with_factor_uw_cm2(
+        ch,
+        current_ma,
+        duty_permille,
+        thermal_factor(ch.wavelength.k_phi_per_k(), t_j_c),
+        distance_factor,
+    )
+}
+
+/// [`channel_irradiance_uw_cm2`] with the junction-temperature factor given (dimensionless,
+/// [`thermal_factor`] for the reference firmware) instead of T_j, µW/cm².
+pub fn channel_irradiance_with_factor_uw_cm2(
+    ch: &ChannelCalibration,
+    current_ma: u16,
+    duty_permille: u16,
+    thermal_factor: f32,
+    distance_factor: f32,
+) -> u32 {
     let x = f32::from(current_ma) / f32::from(ch.nominal_ma);
     let e_mw_cm2 = ch.irradiance_mw_cm2
         * relative_flux(x, ch.wavelength.droop())
-        * thermal_factor(ch.wavelength.k_phi_per_k(), t_j_c)
+        * thermal_factor
         * (f32::from(duty_permille) / 1000.0)
         * distance_factor;
     libm::roundf(e_mw_cm2 * 1000.0) as u32

@@ -11,7 +11,8 @@
 //! - [`programs`](mod@programs): the program table per class and the per-zone caps.
 //! - [`ntc`]: thermistor counts to °C; [`dose`]: the output model and integrator;
 //!   [`thermal`]: thresholds, derating, CEM43, covered detection; [`faults`]: fault codes and
-//!   checks; [`nvm`]: the power-loss-safe dose ledger; [`machine`]: the state machine.
+//!   checks; [`nvm`]: the power-loss-safe dose ledger; [`machine`]: the state machine;
+//!   [`variant`]: the seam the tests' seeded bugs plug into (the reference is the default).
 //!
 //! # The state machine
 //! ```text
@@ -71,6 +72,7 @@ pub mod ntc;
 pub mod nvm;
 pub mod programs;
 pub mod thermal;
+pub mod variant;
 
 pub use device::{DeviceClass, ZoneId};
 pub use machine::Firmware;

@@ -15,14 +15,15 @@ use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
-use crate::dose::{DoseMeter, channel_irradiance_uw_cm2};
+use crate::dose::{DoseMeter, channel_irradiance_with_factor_uw_cm2};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
-use crate::ntc::{self, NtcReading};
+use crate::ntc::NtcReading;
 use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
 };
-use crate::programs::{Program, nominal_irradiance_mw_cm2, programs, zone_slot};
+use crate::programs::{Program, nominal_irradiance_mw_cm2, programs};
 use crate::thermal::{self, CoveredMonitor, LIMITS};
+use crate::variant::{Reference, Variant};
 
 /// Control tick while a session runs or anything is pending, ms (brief: 10 ms).
 pub const TREAT_TICK_MS: u32 = 10;
@@ -329,8 +330,13 @@ pub struct Diagnostics {
 }
 
 /// The reference firmware: all state, fixed size, no allocation.
+///
+/// `V` selects the decisions of [`crate::variant`]; the default, [`Reference`], is the shipped
+/// firmware. `Reference` is zero-sized and its hooks are constants after inlining, so the seam
+/// costs one 16-byte field (`contact_lost_since_ms`, written only by debouncing variants).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Firmware {
+pub struct Firmware<V: Variant = Reference> {
+    variant: V,
     class: DeviceClass,
     cal: &'static DeviceCalibration,
     phase: Phase,
@@ -352,13 +358,27 @@ pub struct Firmware {
     warning: bool,
     next_persist_ms: u64,
     last_dose_mj_cm2: u32,
+    /// Uptime at which skin contact was lost, ms; kept only by variants that debounce contact
+    /// loss ([`Variant::contact_debounce_ms`]).
+    contact_lost_since_ms: Option<u64>,
     diag: Diagnostics,
 }
 
 impl Firmware {
     /// Power-on: the NVM image as it is on the chip (may be blank 0xFF, or hold torn records).
     pub fn boot(class: DeviceClass, nvm: &[u8; NVM_SIZE]) -> Firmware {
-        let (ledger, load_status) = nvm::load(class, nvm);
+        Firmware::boot_variant(class, nvm)
+    }
+}
+
+impl<V: Variant> Firmware<V> {
+    /// [`Firmware::boot`] for any [`Variant`] (the tests' seeded bugs).
+    pub fn boot_variant(class: DeviceClass, nvm: &[u8; NVM_SIZE]) -> Firmware<V> {
+        let variant = V::default();
+        let (mut ledger, load_status) = nvm::load_checked(class, nvm, variant.check_record_crc());
+        if !variant.persist_caps() {
+            ledger.zones = Ledger::fresh().zones;
+        }
         let last_slot = match load_status {
             LoadStatus::Restored { slot } => Some(slot),
             LoadStatus::Blank | LoadStatus::HistoryLost => None,
@@ -370,6 +390,7 @@ impl Firmware {
         }
         let uptime_ms = u64::from(ledger.uptime_s) * 1000;
         Firmware {
+            variant,
             class,
             cal: calibration(class),
             phase: Phase::Idle,
@@ -389,6 +410,7 @@ impl Firmware {
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
+            contact_lost_since_ms: None,
             diag: Diagnostics::default(),
         }
     }
@@ -405,6 +427,13 @@ impl Firmware {
         let suspect = self.find_fault(input, &temps, elapsed);
         self.confirm(suspect, now);
 
+        if self.variant.contact_debounce_ms() > 0 {
+            self.contact_lost_since_ms = if self.cal.skin_contact && !input.skin_contact {
+                Some(self.contact_lost_since_ms.unwrap_or(now))
+            } else {
+                None
+            };
+        }
         let pressed = self.buttons.sample(input.buttons, now);
         self.transition(input, &temps, pressed, suspect.is_some());
         if self.phase == Phase::Treating {
@@ -493,7 +522,9 @@ impl Firmware {
     }
 
     fn advance_clock(&mut self, now_ms: u32) -> u32 {
-        let elapsed = self.last_now_ms.map_or(0, |last| now_ms.wrapping_sub(last));
+        let elapsed = self
+            .last_now_ms
+            .map_or(0, |last| self.variant.elapsed_ms(now_ms, last));
         self.last_now_ms = Some(now_ms);
         if elapsed >= MAX_PLAUSIBLE_STEP_MS {
             // Time went backwards or jumped weeks: the caps' windows cannot be trusted.
@@ -511,13 +542,14 @@ impl Firmware {
         elapsed
     }
 
-    /// [`ntc::read`] through the per-sensor memo (slot 0–1 contact, 2 board).
+    /// [`Variant::ntc_to_c`] ([`crate::ntc::read`] for the reference) through the per-sensor
+    /// memo (slot 0–1 contact, 2 board).
     fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
         let (memo_counts, memo) = self.ntc_memo[slot];
         if memo_counts == counts {
             return memo;
         }
-        let reading = ntc::read(counts);
+        let reading = self.variant.ntc_to_c(counts);
         self.ntc_memo[slot] = (counts, reading);
         reading
     }
@@ -584,6 +616,7 @@ impl Firmware {
         let distance_factor = self.distance_factor(input);
         let cal = self.cal;
         let command = self.command;
+        let variant = self.variant;
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -600,11 +633,11 @@ impl Firmware {
         let mut irr = [0u32; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
-                irr[c] = channel_irradiance_uw_cm2(
+                irr[c] = channel_irradiance_with_factor_uw_cm2(
                     ch,
                     command.current_ma[c],
                     command.duty_permille[c],
-                    junction_c[c],
+                    variant.output_factor(ch.wavelength.k_phi_per_k(), junction_c[c]),
                     distance_factor,
                 );
             }
@@ -638,7 +671,10 @@ impl Firmware {
                 usize::from(index)
             };
             match self.read_ntc(slot, counts) {
-                NtcReading::Open => return f(FaultKind::NtcOpen, index),
+                NtcReading::Open if self.variant.open_ntc_is_fault() => {
+                    return f(FaultKind::NtcOpen, index);
+                }
+                NtcReading::Open => continue,
                 NtcReading::Short => return f(FaultKind::NtcShort, index),
                 NtcReading::Celsius(c) if c < lo || c > hi => {
                     return f(FaultKind::NtcImplausible, index);
@@ -854,6 +890,11 @@ impl Firmware {
                     && self.interlock(input, p).is_none()
                 {
                     self.phase = Phase::Treating;
+                    if !self.variant.keeps_dose_on_resume()
+                        && let Some(s) = self.session.as_mut()
+                    {
+                        s.dose = DoseMeter::default();
+                    }
                 } else if now - since_ms >= PAUSE_TIMEOUT_MS {
                     self.end_session(SessionEnd::PauseTimeout);
                 }
@@ -866,7 +907,11 @@ impl Firmware {
         let reason = if pause {
             Some(PauseReason::User)
         } else {
-            self.interlock(input, s.program).map(|r| match r {
+            let eye_checked = self.variant.eye_interlock_while_treating();
+            let interlock = self
+                .interlock(input, s.program)
+                .filter(|&r| eye_checked || r != Refusal::NoEyeShield);
+            interlock.map(|r| match r {
                 Refusal::NoSkinContact => PauseReason::ContactLost,
                 Refusal::NoEyeShield => PauseReason::EyeShieldRemoved,
                 _ => PauseReason::Distance,
@@ -903,10 +948,20 @@ impl Firmware {
         }
     }
 
+    /// Whether a loss of skin contact has lasted the variant's debounce (at once for the
+    /// reference).
+    fn contact_loss_confirmed(&self) -> bool {
+        let debounce_ms = self.variant.contact_debounce_ms();
+        debounce_ms == 0
+            || self
+                .contact_lost_since_ms
+                .is_some_and(|t| self.uptime_ms - t >= debounce_ms)
+    }
+
     /// The interlock that forbids emitting `program` now, as a refusal reason.
     fn interlock(&self, input: &InputFrame, program: &Program) -> Option<Refusal> {
         let cal = self.cal;
-        if cal.skin_contact && !input.skin_contact {
+        if cal.skin_contact && !input.skin_contact && self.contact_loss_confirmed() {
             return Some(Refusal::NoSkinContact);
         }
         let uses_nir = cal
@@ -975,7 +1030,10 @@ impl Firmware {
         let program = programs(self.class)
             .get(usize::from(input.program))
             .ok_or(Refusal::InvalidProgram)?;
-        let slot = zone_slot(self.class, program.zone).ok_or(Refusal::InvalidProgram)? as u8;
+        let slot = self
+            .variant
+            .zone_slot(self.class, program.zone)
+            .ok_or(Refusal::InvalidProgram)? as u8;
         if suspect {
             return Err(Refusal::SensorFault);
         }
@@ -997,7 +1055,11 @@ impl Firmware {
             return Err(Refusal::TargetUnreachable);
         }
         let now_s = (self.uptime_ms / 1000) as u32;
-        match self.ledger.cap_refusal(usize::from(slot), now_s, program) {
+        let min_gap_s = self.variant.min_gap_s();
+        match self
+            .ledger
+            .cap_refusal_with_gap(usize::from(slot), now_s, program, min_gap_s)
+        {
             Some(r) => Err(r),
             None => Ok((program, slot)),
         }
@@ -1045,6 +1107,7 @@ impl Firmware {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
+        let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
         };
@@ -1061,7 +1124,8 @@ impl Firmware {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
                 // plus its own rise, so the skin (the contact NTCs) is the reference.
-                s.covered.update(
+                s.covered.update_with_hysteresis(
+                    hysteresis_k,
                     elapsed,
                     heat_w,
                     cal.board_r_th_k_per_w,

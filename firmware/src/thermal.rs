@@ -158,13 +158,41 @@ impl CoveredMonitor {
         board_c: f32,
         sink_c: Option<f32>,
     ) -> bool {
+        let hysteresis_k = LIMITS.covered_on_k - LIMITS.covered_off_k;
+        self.update_with_hysteresis(
+            hysteresis_k,
+            elapsed_ms,
+            heat_w,
+            r_th_k_per_w,
+            tau_s,
+            board_c,
+            sink_c,
+        )
+    }
+
+    /// [`Self::update`] with the verdict turning off `hysteresis_k` K below the on threshold
+    /// (the reference's is `covered_on_k − covered_off_k`, module table).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the monitor's inputs are one step's samples; a struct would be built per tick"
+    )]
+    pub fn update_with_hysteresis(
+        &mut self,
+        hysteresis_k: f32,
+        elapsed_ms: u32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        tau_s: f32,
+        board_c: f32,
+        sink_c: Option<f32>,
+    ) -> bool {
         let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
         let reference_c = sink_c.map_or(self.board_start_c, |s| s.max(self.board_start_c));
         let excess = (board_c - reference_c) - self.predicted_rise_k;
         if excess > LIMITS.covered_on_k {
             self.covered = true;
-        } else if excess < LIMITS.covered_off_k {
+        } else if excess < LIMITS.covered_on_k - hysteresis_k {
             self.covered = false;
         }
         self.covered
