@@ -14,6 +14,7 @@
 #   scripts/mutants.sh --list                       # just list the mutants
 # MUTANTS_TIMEOUT_S (default 600) bounds one mutant's test run (a mutant that hangs the loop is
 # counted as caught-by-timeout); MUTANTS_JOBS (default 1) is how many mutants build at once.
+# The existing target/ is copied into the scratch tree so the first build is incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +29,6 @@ exec cargo mutants \
   --profile release \
   --jobs "${MUTANTS_JOBS:-1}" \
   --timeout "${MUTANTS_TIMEOUT_S:-600}" \
+  --copy-target=true \
   --output . \
   "$@"
