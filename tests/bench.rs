@@ -16,7 +16,8 @@ use crate::common::*;
 #[derive(Default)]
 struct Recorder {
     fired: Vec<String>,
-    max_duty_covered: Vec<u16>,
+    /// Channel-0 duty at every sample where the firmware reports it is treating.
+    treating_duty: Vec<u16>,
     states: Vec<SessionState>,
 }
 
@@ -25,7 +26,9 @@ impl Reporter for Recorder {
         match e {
             Event::FaultFired { fault, .. } => self.fired.push(fault.clone()),
             Event::StateChange { to, .. } => self.states.push(*to),
-            Event::Sample(s) => self.max_duty_covered.push(s.output.duty_permille[0]),
+            Event::Sample(s) if s.output.state == SessionState::Treating as u8 => {
+                self.treating_duty.push(s.output.duty_permille[0])
+            }
             _ => {}
         }
     }
@@ -126,7 +129,13 @@ fn blanket_week() -> Scenario {
         )],
         vec![],
     );
-    s.environment.skin_c = 34.0;
+    // A warm bedroom (32 °C), warm skin, and the user dozing under the duvet with skin perfusion
+    // at half its resting value (domain.md §4.2: skin ω_b 0.0005–0.02 1/s, rest 0.002): the
+    // covered wrap reaches the firmware's derating band (contact 39.5–40.5 °C measured) before
+    // the dose is in. (At 28 °C and resting perfusion it never does: the skin sinks the heat.)
+    s.environment.skin_c = 36.5;
+    s.environment.ambient_c = 32.0;
+    s.environment.perfusion_scale = 0.5;
     s
 }
 
@@ -137,17 +146,16 @@ fn wrap_under_a_blanket_derates_and_still_passes() {
     held(&r, PropertyId::SkinNormal);
     let session = &r.sessions[0];
     assert!(session.emitting_ms > 0);
-    let full = *rec.max_duty_covered.iter().max().expect("samples");
-    let late: Vec<u16> = rec
-        .max_duty_covered
+    // Derating shows as treating at a duty strictly between off and the program's full duty.
+    let full = *rec.treating_duty.iter().max().expect("treating samples");
+    let derated = rec
+        .treating_duty
         .iter()
-        .rev()
-        .take(2000)
-        .copied()
-        .collect();
+        .filter(|&&d| d > 0 && d < full)
+        .count();
     assert!(
-        late.iter().any(|&d| d < full) || session.end != harness::result::SessionEnd::Completed,
-        "derating or a thermal stop must show under the blanket"
+        derated > 0,
+        "no derating while treating under the blanket: duty stayed at {full} ‰ or 0"
     );
 }
 
