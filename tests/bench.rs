@@ -382,23 +382,7 @@ fn each_property_fails_on_a_firmware_broken_for_it() {
         vec![act(0, 19, 1, Action::Fault(PlantFault::FanStall))],
     );
     panel_hot.name = "panel-fan-stall".into();
-    let mut power_cycled = scenario(
-        "power-cycle-reset",
-        1,
-        vec![device(
-            "wrap",
-            w,
-            vec![
-                treat(w, 0, 8, 0, Zone::LeftCalf, 20),
-                treat(w, 0, 14, 30, Zone::LeftCalf, 20),
-                act(0, 19, 0, Action::PowerOff),
-                act(0, 19, 1, Action::PowerOn),
-                treat(w, 0, 21, 0, Zone::LeftCalf, 20),
-            ],
-        )],
-        vec![],
-    );
-    power_cycled.expectations.clear();
+    let power_cycled = power_cycle_day("power-cycle-reset");
     let cases: Vec<(&'static Tamper, Scenario, PropertyId)> = vec![
         (
             &IGNORES_CONTACT,

@@ -188,3 +188,25 @@ impl Dut for Tampered {
 pub fn same_input(_: &mut InputFrame, _: &mut TamperState) {}
 /// No change to outputs.
 pub fn same_output(_: &mut OutputFrame, _: &InputFrame, _: &mut TamperState) {}
+
+/// Two sessions on the left calf (07:00, 13:30), an unplug and replug at 20:00, and a third
+/// attempt at 20:05 that the daily cap must still refuse.
+pub fn power_cycle_day(name: &str) -> Scenario {
+    let w = DeviceKind::Wrap;
+    scenario(
+        name,
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![
+                treat(w, 0, 7, 0, Zone::LeftCalf, 14),
+                treat(w, 0, 13, 30, Zone::LeftCalf, 14),
+                act(0, 20, 0, Action::PowerOff),
+                act(0, 20, 1, Action::PowerOn),
+                treat(w, 0, 20, 5, Zone::LeftCalf, 14),
+            ],
+        )],
+        vec![],
+    )
+}

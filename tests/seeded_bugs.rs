@@ -273,23 +273,7 @@ fn pause_resume() -> Scenario {
 
 /// Two sessions on one zone, a power cycle, and a third attempt the same day.
 fn power_cycle() -> Scenario {
-    let w = DeviceKind::Wrap;
-    scenario(
-        "power-cycle",
-        1,
-        vec![device(
-            "wrap",
-            w,
-            vec![
-                treat(w, 0, 7, 0, Zone::LeftCalf, 14),
-                treat(w, 0, 13, 30, Zone::LeftCalf, 14),
-                act(0, 20, 0, Action::PowerOff),
-                act(0, 20, 1, Action::PowerOn),
-                treat(w, 0, 20, 5, Zone::LeftCalf, 14),
-            ],
-        )],
-        vec![],
-    )
+    power_cycle_day("power-cycle")
 }
 
 /// The wrap lifted off the skin mid-session.

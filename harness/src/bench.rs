@@ -380,7 +380,7 @@ impl<'a> DeviceRun<'a> {
             if self.powered {
                 target = target.min(self.next_wake);
             }
-            if self.plant.probe().emitting {
+            if self.plant.emitting() {
                 target = target.min(self.t + MAX_BLIND_MS);
             }
             let target = target.max(self.t);
@@ -433,7 +433,7 @@ impl<'a> DeviceRun<'a> {
     fn advance_to(&mut self, target: u64) {
         let dt = target - self.t;
         if let Some(w) = self.window.as_mut()
-            && self.plant.probe().emitting
+            && self.plant.emitting()
         {
             w.emitting_ms += dt;
         }
@@ -455,7 +455,6 @@ impl<'a> DeviceRun<'a> {
             emitting: truth.emitting,
             nir_emitting: truth.nir_emitting,
             nir_at_eye_mw_cm2: truth.eye_nir_mw_cm2,
-            cem43: truth.cem43_min,
             state,
             estimate_j_cm2: f64::from(self.out.dose_estimate_mj_cm2) / 1000.0,
         };
@@ -618,7 +617,7 @@ impl<'a> DeviceRun<'a> {
             SessionState::Idle if w.ever_treating => SessionEnd::StoppedByFirmware,
             SessionState::Idle | SessionState::Off => return,
         };
-        if self.plant.probe().emitting {
+        if self.plant.emitting() {
             w.claimed_end = Some(end);
         } else {
             self.close_window(end, reporter);
@@ -673,7 +672,7 @@ impl<'a> DeviceRun<'a> {
                 }
                 self.placed = None;
                 self.plant.apply(PlantChange::Remove);
-                if contact_device && self.plant.probe().emitting {
+                if contact_device && self.plant.emitting() {
                     self.monitor.contact_lost_at = Some(self.t);
                 }
                 true

@@ -31,8 +31,6 @@ pub struct Observation {
     pub nir_emitting: bool,
     /// NIR irradiance at the eye (masks), mW/cm².
     pub nir_at_eye_mw_cm2: f64,
-    /// Cumulative CEM43 at the hottest point, minutes.
-    pub cem43: f64,
     /// Firmware's reported state (`None` when unpowered or not a standard code).
     pub state: Option<SessionState>,
     /// Firmware's dose estimate, J/cm².

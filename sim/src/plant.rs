@@ -1367,6 +1367,12 @@ impl Plant {
         }
     }
 
+    /// Whether any string emits light at the present drive (the bench's "is anything lit" check,
+    /// without the rest of [`Plant::probe`]).
+    pub fn emitting(&self) -> bool {
+        self.factor.iter().any(|&f| f > 0.0)
+    }
+
     /// The scalars a closed loop looks at every step: temperatures, zone-mean irradiance and
     /// fluence, CEM43, emission. O(strings), no grid pass: cheap enough for every control tick,
     /// unlike [`Plant::truth`], which also finds zone minima and maxima over the grid.
@@ -1405,7 +1411,7 @@ impl Plant {
                 mean(&self.factor_seconds, 1) * 1e-3,
             ],
             cem43_min: self.cem43.minutes(),
-            emitting: self.factor.iter().any(|&f| f > 0.0),
+            emitting: self.emitting(),
             nir_emitting: (0..MAX_STRINGS).any(|s| self.string_is_nir[s] && self.factor[s] > 0.0),
             eye_nir_mw_cm2: nir_at_eye,
         }
