@@ -159,6 +159,7 @@ impl Dut for Tampered {
         DutIdentity {
             name: format!("reference+{}", self.tamper.name),
             version: "test".into(),
+            build: String::new(),
         }
     }
 

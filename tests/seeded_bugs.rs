@@ -167,6 +167,7 @@ fn run_variant<V: Variant + 'static>(s: &Scenario) -> RunResult {
             DutIdentity {
                 name: format!("reference+{}", core::any::type_name::<V>()),
                 version: "test".into(),
+                build: String::new(),
             },
             firmware::Firmware::<V>::boot_variant,
             firmware::Firmware::<V>::step,

@@ -15,6 +15,8 @@ pub struct DutIdentity {
     pub name: String,
     /// Firmware version string.
     pub version: String,
+    /// Build identity (a commit hash or image checksum); empty when the firmware does not say.
+    pub build: String,
 }
 
 /// Why a firmware or its transport failed: exit code 3 territory, never a property verdict.
@@ -86,6 +88,7 @@ pub fn reference(class: firmware::DeviceClass) -> InProcess<firmware::Firmware> 
         DutIdentity {
             name: "pbm-hil reference firmware".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            build: String::new(),
         },
         firmware::Firmware::boot,
         firmware::Firmware::step,
