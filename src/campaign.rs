@@ -44,7 +44,7 @@ impl Shard {
 }
 
 /// A campaign to run.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CampaignConfig {
     /// Weeks in the whole campaign (all shards).
     pub weeks: u64,
@@ -56,6 +56,8 @@ pub struct CampaignConfig {
     pub shard: Shard,
     /// Most bench runs spent shrinking one failure.
     pub max_shrink_runs: u32,
+    /// The firmware under test.
+    pub firmware: harness::dut::FirmwareSpec,
 }
 
 /// What one week concluded, with the figures the summary's distributions are made of.
@@ -163,15 +165,22 @@ fn violated(s: &Scenario, r: &RunResult) -> Vec<String> {
     out
 }
 
-fn run(s: &Scenario) -> Result<RunResult, harness::BenchError> {
-    harness::run_reference(s, &mut harness::events::Discard)
+fn run(
+    s: &Scenario,
+    firmware: &harness::dut::FirmwareSpec,
+) -> Result<RunResult, harness::BenchError> {
+    harness::run(
+        s,
+        &mut |kind| firmware.make(kind),
+        &mut harness::events::Discard,
+    )
 }
 
 /// Run week `i`; shrink and write it into `out` if it fails.
 pub fn run_week(cfg: &CampaignConfig, week: u64, out: Option<&Path>) -> WeekOutcome {
     let mut tree = week_tree(cfg.seed, week);
     let scenario = named(tree.current(), week);
-    let result = run(&scenario);
+    let result = run(&scenario, &cfg.firmware);
     let (violations, r) = match &result {
         Ok(r) => (violated(&scenario, r), Some(r)),
         Err(e) => (vec![format!("firmware: {e}")], None),
@@ -195,7 +204,7 @@ pub fn run_week(cfg: &CampaignConfig, week: u64, out: Option<&Path>) -> WeekOutc
         return outcome;
     };
     // Shrink: keep a simpler candidate only if it still violates the first property.
-    let still_fails = |s: &Scenario| match run(s) {
+    let still_fails = |s: &Scenario| match run(s, &cfg.firmware) {
         Ok(r) => violated(s, &r).contains(&first),
         Err(e) => first == format!("firmware: {e}"),
     };

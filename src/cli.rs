@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use harness::dut::FirmwareSpec;
 
 use crate::campaign;
 use crate::output;
@@ -191,10 +192,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             shard,
             shrink_runs,
         } => {
-            if firmware != "reference" {
-                eprintln!("error: --firmware {firmware:?}: this build supports only `reference`");
-                return ExitCode::from(EXIT_INVALID_INPUT);
-            }
+            let firmware = match FirmwareSpec::parse(&firmware) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: --firmware {e}");
+                    return ExitCode::from(EXIT_INVALID_INPUT);
+                }
+            };
             let cfg = campaign::CampaignConfig {
                 weeks,
                 seed,
@@ -203,6 +207,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 }),
                 shard: shard.unwrap_or(campaign::Shard::ALL),
                 max_shrink_runs: shrink_runs,
+                firmware,
             };
             run_campaign(&cfg, &out)
         }
@@ -256,11 +261,13 @@ fn chart_device(kind: &str, out: &std::path::Path) -> u8 {
 /// Runs one scenario, with the recorders the requested outputs need.
 fn run_one(
     s: &harness::scenario::Scenario,
+    firmware: &FirmwareSpec,
     out: Option<&std::path::Path>,
     trace: &[TraceFormat],
 ) -> Result<(harness::result::RunResult, Vec<PathBuf>), String> {
+    let mut factory = |kind| firmware.make(kind);
     let Some(dir) = out else {
-        return harness::bench::run_reference(s, &mut harness::events::Discard)
+        return harness::bench::run(s, &mut factory, &mut harness::events::Discard)
             .map(|r| (r, Vec::new()))
             .map_err(|e| e.to_string());
     };
@@ -280,7 +287,7 @@ fn run_one(
         if let Some(v) = vcd.as_mut() {
             sinks.push(v);
         }
-        harness::bench::run_reference(s, &mut harness::events::Tee(sinks))
+        harness::bench::run(s, &mut factory, &mut harness::events::Tee(sinks))
             .map_err(|e| e.to_string())?
     };
     let io =
@@ -312,12 +319,13 @@ fn run(
         );
         return EXIT_INVALID_INPUT;
     }
-    if firmware != "reference" {
-        eprintln!(
-            "error: --firmware {firmware:?}: this build supports only `reference` (exec:, tcp: and serial: transports are not built yet)"
-        );
-        return EXIT_INVALID_INPUT;
-    }
+    let firmware = match FirmwareSpec::parse(firmware) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --firmware {e}");
+            return EXIT_INVALID_INPUT;
+        }
+    };
     let mut scenarios = match load(paths) {
         Ok(s) => s,
         Err(code) => return code,
@@ -336,7 +344,7 @@ fn run(
         if progress {
             eprint!("\r\x1b[2K[{}/{}] {}", i + 1, scenarios.len(), s.name);
         }
-        match run_one(s, out, trace) {
+        match run_one(s, &firmware, out, trace) {
             Ok((r, artifacts)) => {
                 if out.is_some() {
                     summaries.push(harness::report::RunSummary {

@@ -116,3 +116,131 @@ impl<F> Dut for InProcess<F> {
         self.running = None;
     }
 }
+
+/// Which firmware to test, as the `--firmware` flag names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirmwareSpec {
+    /// The reference firmware of this repository, linked in process.
+    Reference,
+    /// A host-compiled firmware started as a child process, speaking the protocol on stdin/stdout.
+    Exec(String),
+    /// A firmware listening on a TCP address (`HOST:PORT`).
+    Tcp(String),
+    /// A board on a serial port.
+    Serial {
+        /// Device path, e.g. `/dev/ttyUSB0`.
+        path: String,
+        /// Baud rate (default 115200).
+        baud: u32,
+    },
+}
+
+/// Default baud rate of `serial:PATH` without `@BAUD`.
+pub const DEFAULT_BAUD: u32 = 115_200;
+
+impl FirmwareSpec {
+    /// Parse a `--firmware` value: `reference`, `exec:COMMAND`, `tcp:HOST:PORT`,
+    /// `serial:PATH[@BAUD]`. The error says what was found and what was expected.
+    pub fn parse(s: &str) -> Result<FirmwareSpec, String> {
+        let expected =
+            "expected `reference`, `exec:COMMAND`, `tcp:HOST:PORT` or `serial:PATH[@BAUD]`";
+        if s == "reference" {
+            return Ok(FirmwareSpec::Reference);
+        }
+        if let Some(cmd) = s.strip_prefix("exec:") {
+            if cmd.trim().is_empty() {
+                return Err(format!("{s:?}: `exec:` needs a command; {expected}"));
+            }
+            return Ok(FirmwareSpec::Exec(cmd.to_string()));
+        }
+        if let Some(addr) = s.strip_prefix("tcp:") {
+            let ok = addr
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(format!(
+                    "{s:?}: `tcp:` needs HOST:PORT with a port 0..=65535; {expected}"
+                ));
+            }
+            return Ok(FirmwareSpec::Tcp(addr.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("serial:") {
+            let (path, baud) = match rest.rsplit_once('@') {
+                Some((path, baud)) => match baud.parse::<u32>() {
+                    Ok(b) if b > 0 => (path, b),
+                    _ => {
+                        return Err(format!(
+                            "{s:?}: baud rate {baud:?} is not a positive integer; {expected}"
+                        ));
+                    }
+                },
+                None => (rest, DEFAULT_BAUD),
+            };
+            if path.is_empty() {
+                return Err(format!("{s:?}: `serial:` needs a device path; {expected}"));
+            }
+            return Ok(FirmwareSpec::Serial {
+                path: path.to_string(),
+                baud,
+            });
+        }
+        Err(format!("{s:?} is not a firmware; {expected}"))
+    }
+
+    /// Make the device under test for one device of `kind`.
+    pub fn make(&self, kind: sim::device::DeviceKind) -> Result<Box<dyn Dut>, DutError> {
+        match self {
+            FirmwareSpec::Reference => Ok(Box::new(reference(crate::plant_io::device_class(kind)))),
+            other => Err(DutError::Transport(format!(
+                "{other:?}: this transport is not built yet"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firmware_specs_parse_and_bad_ones_say_what_was_expected() {
+        assert_eq!(
+            FirmwareSpec::parse("reference"),
+            Ok(FirmwareSpec::Reference)
+        );
+        assert_eq!(
+            FirmwareSpec::parse("exec:./fw --fast"),
+            Ok(FirmwareSpec::Exec("./fw --fast".into()))
+        );
+        assert_eq!(
+            FirmwareSpec::parse("tcp:127.0.0.1:7000"),
+            Ok(FirmwareSpec::Tcp("127.0.0.1:7000".into()))
+        );
+        assert_eq!(
+            FirmwareSpec::parse("serial:/dev/ttyUSB0"),
+            Ok(FirmwareSpec::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: DEFAULT_BAUD
+            })
+        );
+        assert_eq!(
+            FirmwareSpec::parse("serial:/dev/ttyACM0@921600"),
+            Ok(FirmwareSpec::Serial {
+                path: "/dev/ttyACM0".into(),
+                baud: 921_600
+            })
+        );
+        for bad in [
+            "",
+            "ref",
+            "exec:",
+            "tcp:host",
+            "tcp:host:99999",
+            "serial:",
+            "serial:/dev/x@fast",
+        ] {
+            let e = FirmwareSpec::parse(bad).expect_err(bad);
+            assert!(e.contains("expected"), "{bad}: {e}");
+        }
+    }
+}
