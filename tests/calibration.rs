@@ -45,6 +45,8 @@ fn firmware_calibration_matches_the_plant_catalog() {
                     f64::from(ch.leds_per_string),
                 ),
                 ("T_j,max °C", f64::from(fc.t_j_max_c), ch.led.tj_max_c),
+                ("k_Φ 1/K", f64::from(fc.k_phi_per_k), ch.led.k_phi_per_k),
+                ("droop", f64::from(fc.droop), ch.led.droop),
             ];
             for (what, fw, plant) in checks {
                 if !close(fw, plant, CALIBRATION_REL) {

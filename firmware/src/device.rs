@@ -145,12 +145,12 @@ impl Wavelength {
 
     /// Droop constant `d` of the relative-flux curve `g(x) = x / (1 + d (x − 1))`, dimensionless.
     ///
-    /// 660 nm: 0.014, from the ams-OSRAM GH CSSRM4.24 datasheet (530 mW at 350 mA, 1045 mW at
+    /// 660 nm: 0.0143, from the ams-OSRAM GH CSSRM4.24 datasheet (530 mW at 350 mA, 1045 mW at
     /// 700 mA: g(2) = 1.972) (domain.md §3.2 \[V\]); other families: 0.05, a typical droop
     /// (domain.md §3.1 \[M\]).
-    pub fn droop(self) -> f32 {
+    pub const fn droop(self) -> f32 {
         match self {
-            Wavelength::Red660 => 0.014,
+            Wavelength::Red660 => 0.0143,
             Wavelength::Red630 | Wavelength::Nir810 | Wavelength::Nir850 => 0.05,
         }
     }
@@ -160,7 +160,7 @@ impl Wavelength {
     ///
     /// 660 nm: −0.28 %/K (domain.md §3.2 \[V\] Vinogradova 2013); 630 nm: −0.5 %/K (domain.md §3.2
     /// \[M\]); 810/850 nm: −0.3 %/K (domain.md §3.2 \[M\]).
-    pub fn k_phi_per_k(self) -> f32 {
+    pub const fn k_phi_per_k(self) -> f32 {
         match self {
             Wavelength::Red660 => -0.0028,
             Wavelength::Red630 => -0.005,
@@ -196,6 +196,12 @@ pub struct ChannelCalibration {
     pub r_th_jb_k_per_w: f32,
     /// Maximum junction temperature, °C (domain.md §3.2 \[V\]: 135 °C red, 145 °C IR).
     pub t_j_max_c: f32,
+    /// Output temperature coefficient `k_Φ` of the fitted part, 1/K: the family's
+    /// [`Wavelength::k_phi_per_k`] unless the part's datasheet says otherwise (the laser diode).
+    pub k_phi_per_k: f32,
+    /// Droop constant `d` of the fitted part, dimensionless: the family's [`Wavelength::droop`]
+    /// unless the part's datasheet says otherwise.
+    pub droop: f32,
 }
 
 /// Factory calibration of one device class.
@@ -293,7 +299,25 @@ const fn channel(
         wpe,
         r_th_jb_k_per_w,
         t_j_max_c,
+        k_phi_per_k: wavelength.k_phi_per_k(),
+        droop: wavelength.droop(),
     })
+}
+
+/// A channel whose part departs from its family's temperature coefficient and droop.
+const fn with_part(
+    ch: Option<ChannelCalibration>,
+    k_phi_per_k: f32,
+    droop: f32,
+) -> Option<ChannelCalibration> {
+    match ch {
+        Some(mut c) => {
+            c.k_phi_per_k = k_phi_per_k;
+            c.droop = droop;
+            Some(c)
+        }
+        None => None,
+    }
 }
 
 /// Factory calibration, one row per class, in [`DeviceClass`] code order.
@@ -492,17 +516,25 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
     DeviceCalibration {
         class: DeviceClass::LaserProbe,
         channels: [
-            channel(
-                Wavelength::Nir810,
-                1,
-                315,
-                125.3,
-                2.09,
-                1,
-                10.76,
-                1450,
-                0.33,
-                85.0,
+            // The 810 nm laser diode loses output twice as fast with temperature as NIR LEDs
+            // (−0.6 %/K, [M] design choice of the part, the plant's `LASER_810`) and its L–I curve
+            // is linear above threshold (no droop). A campaign found the family's −0.3 %/K
+            // over-reporting dose by ~5 % in a 37 °C room.
+            with_part(
+                channel(
+                    Wavelength::Nir810,
+                    1,
+                    315,
+                    125.3,
+                    2.09,
+                    1,
+                    10.76,
+                    1450,
+                    0.33,
+                    85.0,
+                ),
+                -0.006,
+                0.0,
             ),
             None,
         ],

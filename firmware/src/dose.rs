@@ -42,7 +42,7 @@ pub fn channel_irradiance_uw_cm2(
         ch,
         current_ma,
         duty_permille,
-        thermal_factor(ch.wavelength.k_phi_per_k(), t_j_c),
+        thermal_factor(ch.k_phi_per_k, t_j_c),
         distance_factor,
     )
 }
@@ -58,7 +58,7 @@ pub fn channel_irradiance_with_factor_uw_cm2(
 ) -> u32 {
     let x = f32::from(current_ma) / f32::from(ch.nominal_ma);
     let e_mw_cm2 = ch.irradiance_mw_cm2
-        * relative_flux(x, ch.wavelength.droop())
+        * relative_flux(x, ch.droop)
         * thermal_factor
         * (f32::from(duty_permille) / 1000.0)
         * distance_factor;

@@ -637,7 +637,7 @@ impl<V: Variant> Firmware<V> {
                     ch,
                     command.current_ma[c],
                     command.duty_permille[c],
-                    variant.output_factor(ch.wavelength.k_phi_per_k(), junction_c[c]),
+                    variant.output_factor(ch.k_phi_per_k, junction_c[c]),
                     distance_factor,
                 );
             }

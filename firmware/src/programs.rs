@@ -434,7 +434,7 @@ pub fn nominal_irradiance_mw_cm2(class: DeviceClass, program: &Program) -> f32 {
         if let Some(ch) = ch {
             let x = f32::from(program.current_ma[c]) / f32::from(ch.nominal_ma);
             let duty = f32::from(program.duty_permille[c]) / 1000.0;
-            e += ch.irradiance_mw_cm2 * crate::dose::relative_flux(x, ch.wavelength.droop()) * duty;
+            e += ch.irradiance_mw_cm2 * crate::dose::relative_flux(x, ch.droop) * duty;
         }
     }
     e
@@ -482,7 +482,7 @@ mod tests {
                         let x = f32::from(p.current_ma[c]) / f32::from(ch.nominal_ma);
                         let duty = f32::from(p.duty_permille[c]) / 1000.0;
                         let share = ch.irradiance_mw_cm2
-                            * crate::dose::relative_flux(x, ch.wavelength.droop())
+                            * crate::dose::relative_flux(x, ch.droop)
                             * duty
                             / e;
                         peak_at_target += ch.peak_to_mean * share * p.target_mj_cm2 as f32;

@@ -40,6 +40,8 @@ fn expected_emitting_ms(class: DeviceClass, program: usize, board_c: f32) -> f64
             }
         };
         let k_phi = match ch.wavelength {
+            // The laser probe's diode: −0.6 %/K ([M] part choice, the plant's `LASER_810`).
+            Wavelength::Nir810 if class == DeviceClass::LaserProbe => -0.006,
             Wavelength::Red660 => -0.0028,
             Wavelength::Red630 => -0.005,
             Wavelength::Nir810 | Wavelength::Nir850 => -0.003,
