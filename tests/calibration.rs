@@ -56,6 +56,13 @@ fn firmware_calibration_matches_the_plant_catalog() {
                 }
             }
         }
+        let rail_v = f64::from(cal.led_rail_mv) / 1000.0;
+        if !close(rail_v, spec.led_rail_v, CALIBRATION_REL) {
+            wrong.push(format!(
+                "{kind:?} LED rail V: firmware {rail_v:.3}, plant {:.3}",
+                spec.led_rail_v
+            ));
+        }
         if kind == DeviceKind::Panel {
             let at = |cm: f64| {
                 let s = spec.channel_stats(Placement::centred(cm));

@@ -227,6 +227,10 @@ pub struct DeviceCalibration {
     pub board_r_th_k_per_w: f32,
     /// Board thermal time constant, s (same model).
     pub board_tau_s: f32,
+    /// LED rail the string sinks hang from, mV (the schematic): an open string's voltage sense
+    /// reads the rail, so the open-string test compares against it, not the sense full scale
+    /// (a pen's 15 V rail never reaches 90 % of the 40 V sense).
+    pub led_rail_mv: u16,
 }
 
 impl DeviceCalibration {
@@ -368,6 +372,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: false,
         board_r_th_k_per_w: 0.93,
         board_tau_s: 30.0,
+        led_rail_mv: 38000,
     },
     DeviceCalibration {
         class: DeviceClass::Pad,
@@ -404,6 +409,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: false,
         board_r_th_k_per_w: 0.38,
         board_tau_s: 30.0,
+        led_rail_mv: 38000,
     },
     DeviceCalibration {
         class: DeviceClass::Panel,
@@ -440,6 +446,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: true,
         board_r_th_k_per_w: 0.07,
         board_tau_s: 110.0,
+        led_rail_mv: 39000,
     },
     DeviceCalibration {
         class: DeviceClass::Mask,
@@ -476,6 +483,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: false,
         board_r_th_k_per_w: 2.09,
         board_tau_s: 30.0,
+        led_rail_mv: 38000,
     },
     DeviceCalibration {
         class: DeviceClass::Pen,
@@ -512,6 +520,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: false,
         board_r_th_k_per_w: 1.10,
         board_tau_s: 30.0,
+        led_rail_mv: 15000,
     },
     DeviceCalibration {
         class: DeviceClass::LaserProbe,
@@ -545,6 +554,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
         distance_sensor: false,
         board_r_th_k_per_w: 7.64,
         board_tau_s: 30.0,
+        led_rail_mv: 5000,
     },
 ];
 

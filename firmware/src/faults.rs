@@ -91,7 +91,7 @@ pub const MIN_CHECKED_MA: f32 = 20.0;
 pub const STUCK_ON_MA: f32 = 20.0;
 /// Open string: measured below this fraction of the expected current (domain.md §6.3) ...
 pub const OPEN_CURRENT_FRACTION: f32 = 0.5;
-/// ... with the string voltage above this fraction of the sense full scale (sink at compliance).
+/// ... with the string voltage above this fraction of the LED rail (sink at compliance).
 pub const OPEN_VOLTAGE_FRACTION: f32 = 0.9;
 /// Over-current: measured above this multiple of the expected current (domain.md §6.3: + 10–20 %)
 /// ...
@@ -110,12 +110,12 @@ pub struct StringSample {
     pub voltage_mv: f32,
 }
 
-/// Which §6.3 string fault (if any) one sample shows. `full_scale_mv` is the voltage sense's full
-/// scale; `ch` gives the LED count and V_F,min for the short test.
+/// Which §6.3 string fault (if any) one sample shows. `led_rail_mv` is the rail an open string's
+/// voltage sense reads; `ch` gives the LED count and V_F,min for the short test.
 pub fn check_string(
     s: &StringSample,
     ch: &ChannelCalibration,
-    full_scale_mv: f32,
+    led_rail_mv: f32,
 ) -> Option<FaultKind> {
     if s.expected_ma <= 0.0 {
         return (s.measured_ma > STUCK_ON_MA).then_some(FaultKind::DriverStuckOn);
@@ -127,7 +127,7 @@ pub fn check_string(
         return None;
     }
     if s.measured_ma < s.expected_ma * OPEN_CURRENT_FRACTION
-        && s.voltage_mv > OPEN_VOLTAGE_FRACTION * full_scale_mv
+        && s.voltage_mv > OPEN_VOLTAGE_FRACTION * led_rail_mv
     {
         return Some(FaultKind::StringOpen);
     }
@@ -155,10 +155,15 @@ mod tests {
     use crate::boundary::hw;
     use crate::device::{DeviceClass, calibration};
 
+    /// The wrap's LED rail, mV (its schematic).
+    const WRAP_RAIL_MV: u16 = 38_000;
+
     fn check(s: StringSample, want: Option<FaultKind>) {
-        let ch = calibration(DeviceClass::Wrap).channels[0].unwrap(); // 6 LEDs, V_F,min 1.8 V
+        let cal = calibration(DeviceClass::Wrap);
+        assert_eq!(cal.led_rail_mv, WRAP_RAIL_MV);
+        let ch = cal.channels[0].unwrap(); // 6 LEDs, V_F,min 1.8 V
         assert_eq!(
-            check_string(&s, &ch, hw::STRING_VOLTAGE_FULL_SCALE_MV),
+            check_string(&s, &ch, f32::from(WRAP_RAIL_MV)),
             want,
             "{s:?}"
         );

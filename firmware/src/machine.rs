@@ -708,6 +708,7 @@ impl<V: Variant> Firmware<V> {
 
     fn find_string_fault(&self, input: &InputFrame) -> Option<Fault> {
         let c_prev = self.command;
+        let rail_mv = f32::from(self.cal.led_rail_mv);
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let expected_ma = if c_prev.hw_enable {
@@ -722,16 +723,13 @@ impl<V: Variant> Firmware<V> {
                     measured_ma: string_ma(input, s),
                     voltage_mv: string_mv(input, s),
                 };
-                if let Some(kind) =
-                    faults::check_string(&sample, ch, hw::STRING_VOLTAGE_FULL_SCALE_MV)
-                {
+                if let Some(kind) = faults::check_string(&sample, ch, rail_mv) {
                     return Some(Fault {
                         kind,
                         index: s as u8,
                     });
                 }
-                let below_compliance = sample.voltage_mv
-                    < faults::OPEN_VOLTAGE_FRACTION * hw::STRING_VOLTAGE_FULL_SCALE_MV;
+                let below_compliance = sample.voltage_mv < faults::OPEN_VOLTAGE_FRACTION * rail_mv;
                 if expected_ma >= faults::MIN_CHECKED_MA && below_compliance {
                     volts[k] = Some(sample.voltage_mv);
                 }

@@ -481,10 +481,9 @@ mod tests {
                         assert!(p.current_ma[c] <= ch.nominal_ma, "{}: over nominal", p.name);
                         let x = f32::from(p.current_ma[c]) / f32::from(ch.nominal_ma);
                         let duty = f32::from(p.duty_permille[c]) / 1000.0;
-                        let share = ch.irradiance_mw_cm2
-                            * crate::dose::relative_flux(x, ch.droop)
-                            * duty
-                            / e;
+                        let share =
+                            ch.irradiance_mw_cm2 * crate::dose::relative_flux(x, ch.droop) * duty
+                                / e;
                         peak_at_target += ch.peak_to_mean * share * p.target_mj_cm2 as f32;
                     }
                     None => assert_eq!((p.current_ma[c], p.duty_permille[c]), (0, 0), "{}", p.name),
