@@ -67,6 +67,19 @@ pub const NTC_SETTLE_MS: u64 = 60_000;
 /// the cooler of the board and the contact sensors at start (a board still warm from the last
 /// session is not the ambient).
 pub const BELOW_AMBIENT_K: f32 = 5.0;
+/// Hot-spot sensor detached (domain.md §6.2: contact NTC 0 sits at the hottest location, so
+/// under light it reads above NTC 1): sampled every this-much of treatment, ms ...
+pub const SPOT_SAMPLE_MS: u64 = 10_000;
+/// ... and if the hot-spot excess `T_0 − T_1` fell by more than this since one of the last
+/// [`SPOT_SAMPLES`] samples, with NTC 0 itself falling by half as much, while the drive did not
+/// fall, NTC 0 has lost the skin, K (NTC 1 rising instead is the pair check's case). Heat
+/// cannot leave the hot spot that fast while the LEDs above it keep their duty (the spot column's
+/// time constant is minutes); a sensor lifting off reads the pad's inner face instead, close to
+/// the mean. A campaign found the gap: on Fitzpatrick VI skin the spot runs ~4 K above the mean,
+/// and a detached spot sensor left the pad regulating on the mean while the skin reached 43 °C.
+pub const SPOT_DROP_K: f32 = 2.0;
+/// Samples kept for the hot-spot check (with [`SPOT_SAMPLE_MS`]: a 40 s look-back).
+pub const SPOT_SAMPLES: usize = 4;
 /// Stuck check window: the first this-much of emission, ms (domain.md §6.3 "N minutes").
 pub const STUCK_WINDOW_MS: u64 = 300_000;
 /// A contact NTC that moved less than this over the window is stuck, K (domain.md §6.3) ...
@@ -302,6 +315,27 @@ struct Session {
     disagree_ms: u64,
     below_ambient_ms: u64,
     fan_bad_ms: u64,
+    /// The last [`SPOT_SAMPLES`] hot-spot samples, oldest first; `None` until filled.
+    spot: [Option<SpotSample>; SPOT_SAMPLES],
+    /// Treatment time of the next hot-spot sample, ms.
+    spot_next_ms: u64,
+    /// The hot-spot sensor was found detached (reported on every later step so it can be
+    /// confirmed: the blinded drive would otherwise invalidate the evidence).
+    spot_lost: bool,
+}
+
+/// One sample of the hot-spot check.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SpotSample {
+    /// Hot-spot excess `T_0 − T_1`, K.
+    excess_k: f32,
+    /// The hot-spot reading `T_0`, °C.
+    spot_c: f32,
+    /// Highest channel duty when sampled, ‰.
+    duty: u16,
+    /// Lowest highest-channel duty since (0 once the drivers were disabled), ‰: the check only
+    /// trusts a sample whose drive never fell (a pause or a derating lets the spot cool).
+    min_duty_since: u16,
 }
 
 /// The firmware's view of itself, for tests and traces (not part of the boundary).
@@ -777,6 +811,41 @@ impl<V: Variant> Firmware<V> {
         if s.disagree_ms >= NTC_DISAGREE_HOLD_MS {
             return f(FaultKind::NtcImplausible, NTC_PAIR);
         }
+        let duty = if self.command.hw_enable {
+            self.command.duty_permille.into_iter().max().unwrap_or(0)
+        } else {
+            0
+        };
+        if s.spot_lost {
+            return f(FaultKind::NtcImplausible, 0);
+        }
+        for sample in s.spot.iter_mut().flatten() {
+            sample.min_duty_since = sample.min_duty_since.min(duty);
+        }
+        if let [Some(a), Some(b)] = contact
+            && s.treated_ms >= NTC_SETTLE_MS
+        {
+            let excess_k = a - b;
+            let dropped = s.spot.iter().flatten().any(|was| {
+                was.excess_k - excess_k > SPOT_DROP_K
+                    && was.spot_c - a > SPOT_DROP_K / 2.0
+                    && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
+            });
+            s.spot_lost |= dropped;
+            if s.treated_ms >= s.spot_next_ms {
+                s.spot.rotate_left(1);
+                s.spot[SPOT_SAMPLES - 1] = Some(SpotSample {
+                    excess_k,
+                    spot_c: a,
+                    duty,
+                    min_duty_since: duty,
+                });
+                s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
+            }
+            if s.spot_lost {
+                return f(FaultKind::NtcImplausible, 0);
+            }
+        }
         let low = contact
             .iter()
             .position(|t| t.is_some_and(|t| t < s.ambient_c - BELOW_AMBIENT_K));
@@ -1012,6 +1081,9 @@ impl<V: Variant> Firmware<V> {
                     stuck: None,
                     disagree_ms: 0,
                     below_ambient_ms: 0,
+                    spot: [None; SPOT_SAMPLES],
+                    spot_next_ms: NTC_SETTLE_MS,
+                    spot_lost: false,
                     fan_bad_ms: 0,
                 });
                 self.phase = Phase::Arming { ticket };

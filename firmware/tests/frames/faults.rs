@@ -163,6 +163,23 @@ fn faults_latch_and_cut_emission() {
             within_ms: 10_000 + FAULT_SAFE_MS,
         },
         FaultCase {
+            // The hot-spot sensor reads 3.5 K above the mean under the LEDs, then lifts off the
+            // skin and falls to the mean while the drive stays on (machine::SPOT_DROP_K).
+            name: "hot-spot NTC detached",
+            class: DeviceClass::Pad,
+            program: 0,
+            treat_ms: Some(61_000),
+            inject: |r| {
+                r.ramp_contact(0, 36.5, 0.3);
+                r.run_for(30_000);
+                r.ramp_contact(0, 33.5, 0.3)
+            },
+            clear: |r| r.contact_c[0] = 33.0,
+            kind: FaultKind::NtcImplausible,
+            index: 0,
+            within_ms: FAULT_SAFE_MS,
+        },
+        FaultCase {
             name: "contact NTC below ambient",
             class: DeviceClass::Pad,
             program: 0,
