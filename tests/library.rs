@@ -81,6 +81,7 @@ library! {
     ntc_open => "ntc-open.toml",
     ntc_short => "ntc-short.toml",
     nvm_torn_write => "nvm-torn-write.toml",
+    panel_dark_skin_warm_room => "panel-dark-skin-warm-room.toml",
     panel_distances => "panel-distances.toml",
     panel_fan_stall => "panel-fan-stall.toml",
     pen_lifted => "pen-lifted.toml",

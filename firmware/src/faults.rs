@@ -152,7 +152,6 @@ pub const PAIR_SHORT_FRACTION: f32 = 0.5;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boundary::hw;
     use crate::device::{DeviceClass, calibration};
 
     /// The wrap's LED rail, mV (its schematic).

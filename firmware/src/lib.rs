@@ -36,7 +36,7 @@
 //! | Treating → Completed | estimate ≥ target; or timer with ≥ 85 % of target | program table |
 //! | Treating → Stopped | timer with < 85 %; peak-point estimate ≥ session cap; contact ≥ 41 °C; session CEM43 (at measured + 0.5 K) ≥ 0.5; board ≥ 85 °C; STOP; clock implausible | [`thermal`] table |
 //! | Paused → Stopped | STOP, or paused 5 min | domain.md §6.1 auto-off |
-//! | any → Fault | a §6.3 fault held ≥ 30 ms: NTC open/short/out of range/> 5 K/s/twins > 5 K apart for 10 s/> 5 K below ambient for 10 s/stuck; string open, short, over-current; current while commanded off (hardware enable dropped); contact ≥ 42 °C or > 0.5 K/s above 38 °C; panel fan absent 2 s | [`faults`], domain.md §6.2, §6.3 |
+//! | any → Fault | a §6.3 fault held ≥ 30 ms: NTC open/short/out of range/> 5 K/s/twins > 5 K apart for 10 s/> 5 K below ambient for 10 s/stuck/hot-spot sensor detached (its excess over the mean sensor falls > 2 K while the drive holds); string open, short, over-current; current while commanded off (hardware enable dropped); contact ≥ 42 °C or > 0.5 K/s above 38 °C; panel fan absent 2 s | [`faults`], domain.md §6.2, §6.3 |
 //!
 //! While Treating, each channel's duty is the program's duty × the contact derate (100 % at
 //! 39.5 °C → 0 at 40.5 °C) × the junction derate (T_j,est from T_j,max − 35 K to − 25 K) × ½ when
