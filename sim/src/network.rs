@@ -402,18 +402,8 @@ impl Discretization {
     }
 }
 
-/// Zero entries a column run may bridge rather than start a new run: a run costs a loop set-up
-/// (a few instructions), a bridged zero one multiply-add in a vectorised loop.
-const RUN_GAP: usize = 3;
-
-/// Rows `row..row + len` of one input column, values at `vals[at..at + len]`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct ColumnRun {
-    col: u32,
-    row: u32,
-    len: u32,
-    at: u32,
-}
+/// Rows per block of the held step: two SSE2 vectors of two f64.
+const LANES: usize = 4;
 
 /// A [`Discretization`] specialised to boundary temperatures and most sources held at fixed
 /// values, for the control tick.
@@ -421,9 +411,10 @@ struct ColumnRun {
 /// The plant's boundaries (ambient, arterial, core) and metabolic sources change only at events,
 /// so their whole contribution to a step is one constant *forcing* vector, computed once; the
 /// step then multiplies only the state and the few sources that change every tick (LED heat,
-/// absorbed light). The product is stored column by column in contiguous runs of rows, so each
-/// input is one `y[rows] += v · column` update that vectorises without reordering any sum
-/// (unlike row dot products, whose floating-point sums the compiler must keep serial).
+/// absorbed light). The rows are grouped in blocks of [`LANES`]; each block keeps the input
+/// columns that reach any of its rows (the pruned operator is nearly banded), as four values,
+/// and accumulates them in registers: one broadcast and two vector multiply-adds per entry, no
+/// per-entry index into the rows and no store until the block is done.
 ///
 /// The heat flows are linear in the step's input, so they are computed lazily: a step only adds
 /// its input vector to [`PendingFlows`], and [`HeldInputStep::flush`] applies the flow rows to the
@@ -432,9 +423,14 @@ struct ColumnRun {
 pub struct HeldInputStep {
     nodes: usize,
     varying: Vec<usize>,
-    forcing: Vec<f64>,
-    runs: Vec<ColumnRun>,
-    vals: Vec<f64>,
+    /// The held inputs' contribution to each block.
+    forcing: Vec<[f64; LANES]>,
+    /// Entries of block `k` are `block_start[k]..block_start[k + 1]`.
+    block_start: Vec<u32>,
+    /// Input column of each entry (into `[x; varying sources]`).
+    cols: Vec<u32>,
+    /// The entry's values for the block's rows.
+    vals: Vec<[f64; LANES]>,
     /// Flow rows over the compact input `[x; varying sources]`, row-major.
     flow_rows: Vec<f64>,
     flow_forcing: Vec<f64>,
@@ -490,45 +486,47 @@ impl Discretization {
                 }
             }
         }
-        let mut runs = Vec::new();
-        let mut vals = Vec::new();
-        for col in 0..width {
-            let mut r = 0;
-            while r < n {
-                if dense[r * width + col] == 0.0 {
-                    r += 1;
-                    continue;
-                }
-                let start = r;
-                let mut end = r + 1;
-                let mut probe = end;
-                while probe < n && probe - end <= RUN_GAP {
-                    if dense[probe * width + col] != 0.0 {
-                        end = probe + 1;
-                    }
-                    probe += 1;
-                }
-                let at = vals.len();
-                vals.extend((start..end).map(|row| dense[row * width + col]));
-                let as_u32 = |x: usize| u32::try_from(x).expect("networks are small");
-                runs.push(ColumnRun {
-                    col: as_u32(col),
-                    row: as_u32(start),
-                    len: as_u32(end - start),
-                    at: as_u32(at),
-                });
-                r = end;
+        let at = |row: usize, col: usize| {
+            if row < n {
+                dense[row * width + col]
+            } else {
+                0.0
             }
+        };
+        let blocks = n.div_ceil(LANES);
+        let mut block_start = vec![0u32];
+        let mut cols = Vec::new();
+        let mut vals = Vec::new();
+        for k in 0..blocks {
+            for col in 0..width {
+                let w: [f64; LANES] = core::array::from_fn(|l| at(k * LANES + l, col));
+                if w.iter().any(|&x| x != 0.0) {
+                    cols.push(u32::try_from(col).expect("networks are small"));
+                    vals.push(w);
+                }
+            }
+            block_start.push(u32::try_from(cols.len()).expect("networks are small"));
         }
-        let flow_forcing = forcing.split_off(n);
+        let block_forcing = (0..blocks)
+            .map(|k| {
+                core::array::from_fn(|l| {
+                    if k * LANES + l < n {
+                        forcing[k * LANES + l]
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
         HeldInputStep {
             nodes: n,
             varying: varying.iter().map(|s| s.0).collect(),
-            forcing,
-            runs,
+            forcing: block_forcing,
+            block_start,
+            cols,
             vals,
             flow_rows: dense.split_off(n * width),
-            flow_forcing,
+            flow_forcing: forcing.split_off(n),
         }
     }
 }
@@ -539,9 +537,14 @@ impl HeldInputStep {
         self.varying.len()
     }
 
+    /// Number of stored four-row entries: the per-step multiply count over four.
+    pub fn entries(&self) -> usize {
+        self.vals.len()
+    }
+
     /// Advances `state` by one step with the varying sources at `varying_w` (W per unit, in the
     /// order given to [`Discretization::with_held_inputs`]); the step's flows go to `pending`.
-    /// Allocation-free.
+    /// Allocation-free after the first step with a given `pending`.
     pub fn step(&self, state: &mut ThermalState, varying_w: &[f64], pending: &mut PendingFlows) {
         let n = self.nodes;
         let width = n + self.varying.len();
@@ -554,16 +557,22 @@ impl HeldInputStep {
         let v = &mut input[..width];
         v[..n].copy_from_slice(temps_c);
         v[n..].copy_from_slice(varying_w);
-        temps_c.copy_from_slice(&self.forcing);
-        for run in &self.runs {
-            let x = v[run.col as usize];
-            let (row, at, len) = (run.row as usize, run.at as usize, run.len as usize);
-            for (t, a) in temps_c[row..row + len]
-                .iter_mut()
-                .zip(&self.vals[at..at + len])
-            {
-                *t += a * x;
+        for (k, (rows, f)) in temps_c.chunks_mut(LANES).zip(&self.forcing).enumerate() {
+            let (a, b) = (
+                self.block_start[k] as usize,
+                self.block_start[k + 1] as usize,
+            );
+            let mut y = *f;
+            for (&c, w) in self.cols[a..b].iter().zip(&self.vals[a..b]) {
+                let x = v[c as usize];
+                y = [
+                    y[0] + w[0] * x,
+                    y[1] + w[1] * x,
+                    y[2] + w[2] * x,
+                    y[3] + w[3] * x,
+                ];
             }
+            rows.copy_from_slice(&y[..rows.len()]);
         }
         if pending.sum_input.len() != width {
             pending.sum_input = vec![0.0; width];

@@ -872,6 +872,8 @@ pub struct Plant {
     string_is_nir: [bool; MAX_STRINGS],
     factor: [f64; MAX_STRINGS],
     string_op: [StringOperatingPoint; MAX_STRINGS],
+    /// Thermal inputs of the last LED evaluation while still valid (no step since).
+    led_inputs: Option<ThermalInputs>,
     factor_seconds: [f64; MAX_STRINGS],
     cem43: Cem43,
     ledger: EnergyLedger,
@@ -1051,6 +1053,7 @@ impl Plant {
                 p_opt_w: 0.0,
                 p_heat_w: 0.0,
             }; MAX_STRINGS],
+            led_inputs: None,
             factor_seconds: [0.0; MAX_STRINGS],
             cem43: Cem43::default(),
             ledger: EnergyLedger::default(),
@@ -1220,6 +1223,22 @@ impl Plant {
     /// LED operating points and output factors for the present drive at the present junction
     /// temperatures (held over the coming step).
     fn evaluate_leds(&mut self) -> ThermalInputs {
+        let inputs = self.evaluate_leds_now();
+        self.led_inputs = Some(inputs);
+        inputs
+    }
+
+    /// The step's thermal inputs: those of the last LED evaluation if nothing moved since (the
+    /// bench sets the drive after each step, which evaluates at the new junction temperature,
+    /// so the next step's start would compute the same numbers again).
+    fn step_inputs(&mut self) -> ThermalInputs {
+        match self.led_inputs {
+            Some(inputs) => inputs,
+            None => self.evaluate_leds(),
+        }
+    }
+
+    fn evaluate_leds_now(&mut self) -> ThermalInputs {
         let mut inputs = ThermalInputs::default();
         let scale = self.cfg.tolerances.led_efficiency_scale;
         for s in 0..MAX_STRINGS {
@@ -1332,7 +1351,9 @@ impl Plant {
             return;
         }
         let dt_s = dt_ms as f64 / 1000.0;
-        let inputs = self.evaluate_leds();
+        let inputs = self.step_inputs();
+        // The junction temperatures move: the next step re-evaluates the LEDs.
+        self.led_inputs = None;
         let hs = self.core.layout().hot_spot.surface();
         let before_c = self.core.temp_c(hs);
         if dt_ms == TICK_MS {
