@@ -16,8 +16,8 @@ use crate::device::{
 };
 use crate::led::{Drive as LedDrive, StringOperatingPoint, T_REF_C, Wavelength};
 use crate::network::{
-    BoundaryId, Discretization, HeldInputStep, NodeId, PendingFlows, SourceId, ThermalNetwork,
-    ThermalState,
+    BoundaryId, Discretization, HeldInputStep, HeldJump, NodeId, PendingFlows, SourceId,
+    ThermalNetwork, ThermalState,
 };
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
@@ -45,7 +45,7 @@ pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
 /// The plant's control tick, ms: the cached discretisation's step.
 pub const TICK_MS: u64 = 10;
 
-/// How many non-tick step lengths the thermal core keeps discretised.
+/// How many non-tick steps (length and inputs) the thermal core keeps discretised per network.
 pub const JUMP_CACHE: usize = 8;
 
 /// Thermal description of a device as the plant network needs it (filled from the device
@@ -281,10 +281,10 @@ struct Discretised {
     /// The control tick's discretisation, built on the first tick (an idle stretch between two
     /// rebuilds, as after a post-training skin-state change, never needs it).
     tick: Option<Discretization>,
-    /// Discretisations of recent non-tick step lengths (the firmware's rest wake, say), so a
-    /// repeated idle step costs a matrix-vector product, not a matrix exponential. A cache hit
-    /// gives the same bits as a fresh build.
-    jumps: Vec<Discretization>,
+    /// Discretisations of recent non-tick steps (the firmware's rest wake, say) for their
+    /// inputs, so a repeated idle step costs a matrix-vector product, not a matrix exponential.
+    /// A cache hit gives the same bits as a fresh build.
+    jumps: Vec<HeldJump>,
 }
 
 /// The thermal core: network, layout, cached discretisations and state.
@@ -472,17 +472,18 @@ impl ThermalCore {
         self.settle_flows();
         self.load_sources(inputs);
         let cur = &mut self.current;
-        let i = match cur.jumps.iter().position(|d| d.dt_s() == dt_s) {
+        let (b, src) = (&self.boundary_c, &self.sources);
+        let i = match cur.jumps.iter().position(|d| d.is_for(dt_s, b, src)) {
             Some(i) => i,
             None => {
                 if cur.jumps.len() == JUMP_CACHE {
                     cur.jumps.remove(0);
                 }
-                cur.jumps.push(cur.net.discretize(dt_s));
+                cur.jumps.push(cur.net.discretize_held(dt_s, b, src));
                 cur.jumps.len() - 1
             }
         };
-        cur.jumps[i].step(&mut self.state, &self.boundary_c, &self.sources);
+        cur.jumps[i].step(&mut self.state);
     }
 
     /// The network.
