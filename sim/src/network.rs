@@ -499,7 +499,7 @@ const LANES: usize = 4;
 /// The plant's boundaries (ambient, arterial, core) and metabolic sources change only at events,
 /// so their whole contribution to a step is one constant *forcing* vector, computed once; the
 /// step then multiplies only the state and the few sources that change every tick (LED heat,
-/// absorbed light). The rows are grouped in blocks of [`LANES`]; each block keeps the input
+/// absorbed light). The rows are grouped in blocks of four; each block keeps the input
 /// columns that reach any of its rows (the pruned operator is nearly banded), as four values,
 /// and accumulates them in registers: one broadcast and two vector multiply-adds per entry, no
 /// per-entry index into the rows and no store until the block is done.
