@@ -1,9 +1,10 @@
-//! Closed-loop cost: the runner week end to end, and one firmware control tick.
+//! Closed-loop cost: the runner week end to end (no trace, and a full CSV trace streamed to
+//! disk), the same sessions spread over four weeks of calendar, one day of it as a plain
+//! fixed-step loop against the event-driven loop, and one firmware control tick.
 //!
 //! The product bar (product.md, Performance) is ~100 ns per control tick amortised over the
-//! runner week with every property on and no trace written. Run with
-//! `cargo bench --bench loop -- --quick`; the figures and the machine are in the closing notes
-//! and, once the performance issue lands, in BENCHMARKS.md.
+//! runner week with every property on and no trace written. Run with `cargo bench --bench loop`;
+//! the figures, the machine and the comparison are in BENCHMARKS.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use firmware::boundary::{InputFrame, buttons};
@@ -11,11 +12,15 @@ use firmware::{DeviceClass, Firmware};
 use std::hint::black_box;
 use std::path::PathBuf;
 
-fn runner_week() -> harness::scenario::Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/runner-week.toml");
+fn load(relative: &str) -> harness::scenario::Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     harness::format::load_paths(&[path])
-        .expect("the library's runner week loads")
+        .expect("the benchmark scenario loads")
         .remove(0)
+}
+
+fn runner_week() -> harness::scenario::Scenario {
+    load("scenarios/runner-week.toml")
 }
 
 /// A wrap firmware treating: inputs of a calf at 33 °C, board at 25 °C, strings at nominal.
@@ -54,6 +59,38 @@ fn bench_loop(c: &mut Criterion) {
     g.bench_function("runner_week_reference", |b| {
         b.iter(|| {
             harness::run_reference(black_box(&week), &mut harness::events::Discard).expect("runs")
+        })
+    });
+    g.bench_function("runner_week_reference_csv_trace", |b| {
+        let dir = std::env::temp_dir().join(format!("pbm-hil-bench-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        b.iter(|| {
+            let mut csv = harness::export::CsvWriter::new(&dir, "runner-week");
+            let r = harness::run_reference(black_box(&week), &mut csv).expect("runs");
+            csv.finish().expect("trace written");
+            r
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    let spread = load("benches/runner-four-weeks.toml");
+    g.bench_function("runner_sessions_over_four_weeks", |b| {
+        b.iter(|| {
+            harness::run_reference(black_box(&spread), &mut harness::events::Discard).expect("runs")
+        })
+    });
+    // Day 0 of the runner week (four wrap sessions, the evening after intervals): the plain
+    // fixed-step loop (plant and firmware every 10 ms) against the event-driven loop.
+    let mut day = runner_week();
+    day.duration_ms = harness::scenario::DAY_MS;
+    g.bench_function("runner_day0_event_driven", |b| {
+        b.iter(|| {
+            harness::run_reference(black_box(&day), &mut harness::events::Discard).expect("runs")
+        })
+    });
+    g.bench_function("runner_day0_fixed_step", |b| {
+        b.iter(|| {
+            harness::bench::run_reference_fixed_step(black_box(&day), &mut harness::events::Discard)
+                .expect("runs")
         })
     });
     g.finish();

@@ -1,11 +1,12 @@
-//! Plant step cost: one 10 ms control tick of a wrap in session, and one 16-hour idle jump.
+//! Plant step cost: one 10 ms control tick of a wrap in session, and one 16-hour idle jump, cached
+//! (the discretisation for that length and those inputs already built) and fresh (built in the
+//! measurement).
 //!
 //! The product budget is ~100 ns per control tick for the whole loop (product.md, Performance);
 //! the idle jump must cost the same whatever its length (idle time is jumped, not stepped).
-//! Measured at the first version (`cargo bench --bench plant -- --quick`, 2-core dev box):
-//! ~580 ns per 10 ms tick, ~475 µs per 16 h jump (one fresh discretisation).
+//! `cargo bench --bench plant`; the figures are in BENCHMARKS.md.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sim::body::{SkinType, Zone};
 use sim::device::{self, DeviceKind};
 use sim::plant::{BodyConfig, Drive, Plant, PlantChange, PlantConfig, TICK_MS, Tolerances};
@@ -51,6 +52,24 @@ fn bench_plant(c: &mut Criterion) {
     idle.set_drive(&Drive::default());
     c.bench_function("plant_advance_16h_idle_jump", |b| {
         b.iter(|| idle.advance(black_box(16 * 3600 * 1000)))
+    });
+    // Off the body (the usual idle case: the device lies on the table) and placed (contact).
+    let mut off_body = wrap_in_session();
+    off_body.set_drive(&Drive::default());
+    off_body.apply(PlantChange::Remove);
+    c.bench_function("plant_advance_16h_idle_jump_fresh_off_body", |b| {
+        b.iter_batched(
+            || off_body.clone(),
+            |mut p| p.advance(black_box(16 * 3600 * 1000 + 10)),
+            BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("plant_advance_16h_idle_jump_fresh_in_contact", |b| {
+        b.iter_batched(
+            || idle.clone(),
+            |mut p| p.advance(black_box(16 * 3600 * 1000 + 10)),
+            BatchSize::SmallInput,
+        )
     });
 }
 

@@ -91,11 +91,36 @@ pub fn run_reference(
     run(scenario, &mut factory, reporter)
 }
 
+/// Run a scenario with the reference firmware as a plain fixed-step loop: the plant advanced
+/// and the firmware stepped every [`sim::plant::TICK_MS`], idle or not, with no event-driven
+/// jumps. Not for testing (the firmware is woken more often than it asks): the baseline that
+/// `BENCHMARKS.md` compares the event-driven loop against.
+pub fn run_reference_fixed_step(
+    scenario: &Scenario,
+    reporter: &mut dyn Reporter,
+) -> Result<RunResult, BenchError> {
+    let mut factory = |kind: DeviceKind| -> Result<Box<dyn Dut>, DutError> {
+        Ok(Box::new(crate::dut::reference(plant_io::device_class(
+            kind,
+        ))))
+    };
+    run_with(scenario, &mut factory, reporter, true)
+}
+
 /// Run a scenario, making each device's firmware with `factory`.
 pub fn run(
     scenario: &Scenario,
     factory: &mut DutFactory<'_>,
     reporter: &mut dyn Reporter,
+) -> Result<RunResult, BenchError> {
+    run_with(scenario, factory, reporter, false)
+}
+
+fn run_with(
+    scenario: &Scenario,
+    factory: &mut DutFactory<'_>,
+    reporter: &mut dyn Reporter,
+    fixed_step: bool,
 ) -> Result<RunResult, BenchError> {
     let n = CATALOG.len();
     let mut checks = vec![0u64; n];
@@ -123,7 +148,9 @@ pub fn run(
             hash: &mut hash,
             inner: reporter,
         };
-        let outcome = DeviceRun::new(scenario, index, &mut *dut).run(&mut tee)?;
+        let mut device_run = DeviceRun::new(scenario, index, &mut *dut);
+        device_run.fixed_step = fixed_step;
+        let outcome = device_run.run(&mut tee)?;
         let (c, v, k) = outcome.tallies;
         for i in 0..n {
             checks[i] += c[i];
@@ -266,6 +293,8 @@ struct DeviceRun<'a> {
     faults: Vec<PendingFault>,
     any_allowed: bool,
     any_emitted: bool,
+    /// Step plant and firmware every control tick (the fixed-step baseline).
+    fixed_step: bool,
 }
 
 impl<'a> DeviceRun<'a> {
@@ -325,6 +354,7 @@ impl<'a> DeviceRun<'a> {
             faults: Vec::new(),
             any_allowed: false,
             any_emitted: false,
+            fixed_step: false,
         };
         // The room and the body change before the user acts at the same instant.
         for t in &scenario.global {
@@ -383,6 +413,9 @@ impl<'a> DeviceRun<'a> {
             if self.plant.emitting() {
                 target = target.min(self.t + MAX_BLIND_MS);
             }
+            if self.fixed_step {
+                target = target.min(self.t + sim::plant::TICK_MS);
+            }
             let target = target.max(self.t);
             if target > self.t {
                 self.advance_to(target);
@@ -400,7 +433,7 @@ impl<'a> DeviceRun<'a> {
                 let action = self.actions[seq as usize].clone();
                 input_changed |= self.apply(action, reporter)?;
             }
-            if self.powered && (input_changed || self.t >= self.next_wake) {
+            if self.powered && (input_changed || self.fixed_step || self.t >= self.next_wake) {
                 self.step_firmware(reporter)?;
                 self.observe(reporter);
             }

@@ -270,6 +270,94 @@ impl ThermalNetwork {
         }
     }
 
+    /// The exact step of `dt_s` seconds for these particular inputs (boundaries `boundary_c` °C,
+    /// sources `source_w` W per unit), for idle jumps.
+    ///
+    /// With the inputs fixed, their whole effect is one column `b = B u` of the augmented matrix
+    /// instead of one per input, and the network splits into the parts that exchange heat (a
+    /// device lying off the body, its two tissue columns): each part gets its own, much smaller,
+    /// matrix exponential. Both are exact rewritings of [`ThermalNetwork::discretize`]'s
+    /// construction: the result differs only by roundoff. The direct flow term `D T_b` is
+    /// constant over the step and is added as `D T_b dt`.
+    pub fn discretize_held(&self, dt_s: f64, boundary_c: &[f64], source_w: &[f64]) -> HeldJump {
+        assert!(
+            dt_s >= 0.0 && dt_s.is_finite(),
+            "step length must be finite and ≥ 0"
+        );
+        let ss = self.state_space();
+        let n = self.node_count();
+        let k = self.flow_count();
+        let mut b = vec![0.0; n];
+        ss.b_bnd.mul_vec_add(boundary_c, &mut b);
+        ss.b_src.mul_vec_add(source_w, &mut b);
+        let mut direct = vec![0.0; k];
+        ss.d.mul_vec_add(boundary_c, &mut direct);
+        // Parts: nodes joined by a nonzero entry of A either way (union-find, smallest root).
+        let mut root: Vec<usize> = (0..n).collect();
+        fn find(root: &mut [usize], mut i: usize) -> usize {
+            while root[i] != i {
+                root[i] = root[root[i]];
+                i = root[i];
+            }
+            i
+        }
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && ss.a[(i, j)] != 0.0 {
+                    let (ri, rj) = (find(&mut root, i), find(&mut root, j));
+                    root[ri.max(rj)] = ri.min(rj);
+                }
+            }
+        }
+        // One operator on [x; 1] giving [x(t+dt); flows over the step].
+        let mut op = Matrix::zeros(n + k, n + 1);
+        for (f, d) in direct.iter().enumerate() {
+            op[(n + f, n)] = d * dt_s;
+        }
+        for r in 0..n {
+            if find(&mut root, r) != r {
+                continue;
+            }
+            let part: Vec<usize> = (0..n).filter(|&i| find(&mut root, i) == r).collect();
+            let flows: Vec<usize> = (0..k)
+                .filter(|&f| part.iter().any(|&j| ss.w[(f, j)] != 0.0))
+                .collect();
+            let (p, q) = (part.len(), flows.len());
+            let mut m = Matrix::zeros(p + q + 1, p + q + 1);
+            for (a, &i) in part.iter().enumerate() {
+                for (c, &j) in part.iter().enumerate() {
+                    m[(a, c)] = ss.a[(i, j)] * dt_s;
+                }
+                m[(a, p + q)] = b[i] * dt_s;
+            }
+            for (a, &f) in flows.iter().enumerate() {
+                for (c, &j) in part.iter().enumerate() {
+                    m[(p + a, c)] = ss.w[(f, j)] * dt_s;
+                }
+            }
+            let e = expm(&m);
+            for (a, &i) in part.iter().enumerate() {
+                for (c, &j) in part.iter().enumerate() {
+                    op[(i, j)] = e[(a, c)];
+                }
+                op[(i, n)] = e[(a, p + q)];
+            }
+            for (a, &f) in flows.iter().enumerate() {
+                for (c, &j) in part.iter().enumerate() {
+                    op[(n + f, j)] = e[(p + a, c)];
+                }
+                op[(n + f, n)] += e[(p + a, p + q)];
+            }
+        }
+        HeldJump {
+            dt_s,
+            boundary_c: boundary_c.to_vec(),
+            source_w: source_w.to_vec(),
+            nodes: n,
+            operator: SparseRows::pruned(&op),
+        }
+    }
+
     /// The steady state for constant inputs (`A x + B u = 0`), or `None` when some node has no
     /// conductive path to a boundary (then no steady state exists).
     pub fn steady_state(&self, boundary_c: &[f64], source_w: &[f64]) -> Option<Vec<f64>> {
@@ -398,6 +486,276 @@ impl Discretization {
         }
         for (r, f) in flow_j.iter_mut().enumerate() {
             *f += self.operator.row_dot(n + r, input);
+        }
+    }
+}
+
+/// Rows per block of the held step: two SSE2 vectors of two f64.
+const LANES: usize = 4;
+
+/// A [`Discretization`] specialised to boundary temperatures and most sources held at fixed
+/// values, for the control tick.
+///
+/// The plant's boundaries (ambient, arterial, core) and metabolic sources change only at events,
+/// so their whole contribution to a step is one constant *forcing* vector, computed once; the
+/// step then multiplies only the state and the few sources that change every tick (LED heat,
+/// absorbed light). The rows are grouped in blocks of four; each block keeps the input
+/// columns that reach any of its rows (the pruned operator is nearly banded), as four values,
+/// and accumulates them in registers: one broadcast and two vector multiply-adds per entry, no
+/// per-entry index into the rows and no store until the block is done.
+///
+/// The heat flows are linear in the step's input, so they are computed lazily: a step only adds
+/// its input vector to [`PendingFlows`], and [`HeldInputStep::flush`] applies the flow rows to the
+/// sum once (the same total up to roundoff, ~1e-15 relative).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldInputStep {
+    nodes: usize,
+    varying: Vec<usize>,
+    /// The held inputs' contribution to each block.
+    forcing: Vec<[f64; LANES]>,
+    /// Entries of block `k` are `block_start[k]..block_start[k + 1]`.
+    block_start: Vec<u32>,
+    /// Input column of each entry (into `[x; varying sources]`).
+    cols: Vec<u32>,
+    /// The entry's values for the block's rows.
+    vals: Vec<[f64; LANES]>,
+    /// Flow rows over the compact input `[x; varying sources]`, row-major.
+    flow_rows: Vec<f64>,
+    flow_forcing: Vec<f64>,
+}
+
+/// Step inputs summed since the flows were last brought up to date (see [`HeldInputStep`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PendingFlows {
+    sum_input: Vec<f64>,
+    steps: u64,
+}
+
+impl PendingFlows {
+    /// Whether any step is waiting to be accounted.
+    pub fn is_empty(&self) -> bool {
+        self.steps == 0
+    }
+}
+
+impl Discretization {
+    /// This step with the boundaries at `boundary_c` (°C) and every source not in `varying` held at
+    /// its value in `source_w` (W per unit); the `varying` sources are given at each step.
+    pub fn with_held_inputs(
+        &self,
+        boundary_c: &[f64],
+        source_w: &[f64],
+        varying: &[SourceId],
+    ) -> HeldInputStep {
+        let n = self.nodes;
+        let op = &self.operator;
+        let rows = op.row_start.len() - 1;
+        let nb = boundary_c.len();
+        let nv = varying.len();
+        let width = n + nv;
+        // The constant input vector [T_b; P with the varying sources zeroed].
+        let mut held: Vec<f64> = boundary_c.iter().chain(source_w).copied().collect();
+        for s in varying {
+            held[nb + s.0] = 0.0;
+        }
+        let mut dense = vec![0.0; rows * width];
+        let mut forcing = vec![0.0; rows];
+        for (r, f) in forcing.iter_mut().enumerate() {
+            let (a, b) = (op.row_start[r] as usize, op.row_start[r + 1] as usize);
+            for (&c, &v) in op.col[a..b].iter().zip(&op.val[a..b]) {
+                let c = c as usize;
+                if c < n {
+                    dense[r * width + c] = v;
+                } else {
+                    *f += v * held[c - n];
+                    if let Some(k) = varying.iter().position(|s| n + nb + s.0 == c) {
+                        dense[r * width + n + k] = v;
+                    }
+                }
+            }
+        }
+        let at = |row: usize, col: usize| {
+            if row < n {
+                dense[row * width + col]
+            } else {
+                0.0
+            }
+        };
+        let blocks = n.div_ceil(LANES);
+        let mut block_start = vec![0u32];
+        let mut cols = Vec::new();
+        let mut vals = Vec::new();
+        for k in 0..blocks {
+            for col in 0..width {
+                let w: [f64; LANES] = core::array::from_fn(|l| at(k * LANES + l, col));
+                if w.iter().any(|&x| x != 0.0) {
+                    cols.push(u32::try_from(col).expect("networks are small"));
+                    vals.push(w);
+                }
+            }
+            block_start.push(u32::try_from(cols.len()).expect("networks are small"));
+        }
+        let block_forcing = (0..blocks)
+            .map(|k| {
+                core::array::from_fn(|l| {
+                    if k * LANES + l < n {
+                        forcing[k * LANES + l]
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        HeldInputStep {
+            nodes: n,
+            varying: varying.iter().map(|s| s.0).collect(),
+            forcing: block_forcing,
+            block_start,
+            cols,
+            vals,
+            flow_rows: dense.split_off(n * width),
+            flow_forcing: forcing.split_off(n),
+        }
+    }
+}
+
+impl HeldInputStep {
+    /// Number of sources given at each step.
+    pub fn varying_count(&self) -> usize {
+        self.varying.len()
+    }
+
+    /// Number of stored four-row entries: the per-step multiply count over four.
+    pub fn entries(&self) -> usize {
+        self.vals.len()
+    }
+
+    /// Advances `state` by one step with the varying sources at `varying_w` (W per unit, in the
+    /// order given to [`Discretization::with_held_inputs`]); the step's flows go to `pending`.
+    /// Allocation-free after the first step with a given `pending`.
+    pub fn step(&self, state: &mut ThermalState, varying_w: &[f64], pending: &mut PendingFlows) {
+        let n = self.nodes;
+        let width = n + self.varying.len();
+        assert_eq!(
+            varying_w.len(),
+            self.varying.len(),
+            "one value per varying source"
+        );
+        let ThermalState { temps_c, input, .. } = state;
+        let v = &mut input[..width];
+        v[..n].copy_from_slice(temps_c);
+        v[n..].copy_from_slice(varying_w);
+        for (k, (rows, f)) in temps_c.chunks_mut(LANES).zip(&self.forcing).enumerate() {
+            let (a, b) = (
+                self.block_start[k] as usize,
+                self.block_start[k + 1] as usize,
+            );
+            // Two accumulators, even and odd entries: the additions form two dependency chains
+            // instead of one, so the adder's latency no longer sets the pace.
+            let (cols, vals) = (&self.cols[a..b], &self.vals[a..b]);
+            let mut y = *f;
+            let mut z = [0.0; LANES];
+            for (c, w) in cols.chunks_exact(2).zip(vals.chunks_exact(2)) {
+                let (x0, x1) = (v[c[0] as usize], v[c[1] as usize]);
+                let (w0, w1) = (w[0], w[1]);
+                y = [
+                    y[0] + w0[0] * x0,
+                    y[1] + w0[1] * x0,
+                    y[2] + w0[2] * x0,
+                    y[3] + w0[3] * x0,
+                ];
+                z = [
+                    z[0] + w1[0] * x1,
+                    z[1] + w1[1] * x1,
+                    z[2] + w1[2] * x1,
+                    z[3] + w1[3] * x1,
+                ];
+            }
+            if let (Some(&c), Some(w)) = (cols.last(), vals.last())
+                && cols.len() % 2 == 1
+            {
+                let x = v[c as usize];
+                y = [
+                    y[0] + w[0] * x,
+                    y[1] + w[1] * x,
+                    y[2] + w[2] * x,
+                    y[3] + w[3] * x,
+                ];
+            }
+            let y = [y[0] + z[0], y[1] + z[1], y[2] + z[2], y[3] + z[3]];
+            rows.copy_from_slice(&y[..rows.len()]);
+        }
+        if pending.sum_input.len() != width {
+            pending.sum_input = vec![0.0; width];
+        }
+        for (s, x) in pending.sum_input.iter_mut().zip(v.iter()) {
+            *s += x;
+        }
+        pending.steps += 1;
+    }
+
+    /// Heat (J) the pending steps carried through flow accumulator `flow` (see
+    /// [`ThermalNetwork::flow_count`]).
+    pub fn pending_flow_j(&self, pending: &PendingFlows, flow: usize) -> f64 {
+        if pending.steps == 0 {
+            return 0.0;
+        }
+        let width = self.nodes + self.varying.len();
+        let row = &self.flow_rows[flow * width..(flow + 1) * width];
+        row.iter()
+            .zip(&pending.sum_input)
+            .map(|(a, s)| a * s)
+            .sum::<f64>()
+            + self.flow_forcing[flow] * pending.steps as f64
+    }
+
+    /// Adds the pending steps' flows to `state.flow_j` and clears `pending`.
+    pub fn flush(&self, pending: &mut PendingFlows, state: &mut ThermalState) {
+        if pending.steps == 0 {
+            return;
+        }
+        for (k, f) in state.flow_j.iter_mut().enumerate() {
+            *f += self.pending_flow_j(pending, k);
+        }
+        pending.sum_input.fill(0.0);
+        pending.steps = 0;
+    }
+}
+
+/// The exact step of one network for one step length and one set of inputs (see
+/// [`ThermalNetwork::discretize_held`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldJump {
+    dt_s: f64,
+    boundary_c: Vec<f64>,
+    source_w: Vec<f64>,
+    nodes: usize,
+    operator: SparseRows,
+}
+
+impl HeldJump {
+    /// Whether this is the step for `dt_s` seconds with these inputs.
+    pub fn is_for(&self, dt_s: f64, boundary_c: &[f64], source_w: &[f64]) -> bool {
+        self.dt_s == dt_s && self.boundary_c == boundary_c && self.source_w == source_w
+    }
+
+    /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j`.
+    /// Allocation-free.
+    pub fn step(&self, state: &mut ThermalState) {
+        let n = self.nodes;
+        let ThermalState {
+            temps_c,
+            input,
+            flow_j,
+        } = state;
+        input[..n].copy_from_slice(temps_c);
+        input[n] = 1.0;
+        let v = &input[..=n];
+        for (r, t) in temps_c.iter_mut().enumerate() {
+            *t = self.operator.row_dot(r, v);
+        }
+        for (r, f) in flow_j.iter_mut().enumerate() {
+            *f += self.operator.row_dot(n + r, v);
         }
     }
 }
@@ -536,6 +894,64 @@ mod tests {
         (net, 2)
     }
 
+    /// Two exact constructions of the same step (one input column or many, per part or whole)
+    /// build matrices of different norms, so scaling and squaring uses different squaring counts
+    /// for them. Each represents a slow mode λ with a relative rate error up to ε‖A‖/(θ₁₃|λ|)
+    /// (see `STIFF_JUMP_TOL_K`): for the random networks here (‖A‖ ≲ 60 /s, slowest λ ≳ 1e-5 /s)
+    /// ~1e-10, amplified over up to ~20 squarings of a 1e5 s step. Compared relative to the
+    /// larger value (temperatures ~100 K, flows up to ~1e5 J).
+    const SAME_STEP_REL: f64 = 1e-7;
+
+    fn same_step(a: &ThermalState, b: &ThermalState) -> Result<(), String> {
+        for (x, y) in a
+            .temps_c
+            .iter()
+            .zip(&b.temps_c)
+            .chain(a.flow_j.iter().zip(&b.flow_j))
+        {
+            if (x - y).abs() > SAME_STEP_REL * x.abs().max(y.abs()).max(1.0) {
+                return Err(format!("{x} vs {y}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A network of two parts that exchange no heat (a device off the body and a tissue column),
+    /// with a zero one-way link between them, as the plant builds it.
+    fn two_part_network() -> ThermalNetwork {
+        let mut net = ThermalNetwork::new();
+        let amb = net.add_boundary();
+        let art = net.add_boundary();
+        let j = net.add_node(0.05);
+        let h = net.add_node(300.0);
+        net.link(j, h, 2.0);
+        net.link_boundary(h, amb, 0.5);
+        let s = net.add_node(5.0);
+        let d = net.add_node(20.0);
+        net.link(s, d, 1.0);
+        net.link_boundary(s, amb, 0.4);
+        net.link_boundary(d, art, 0.2);
+        net.link_one_way(h, s, 0.0);
+        net.add_source(&[(j, 1.0)]);
+        net.add_source(&[(s, 0.3), (d, 0.7)]);
+        net
+    }
+
+    #[test]
+    fn held_jump_of_a_network_in_parts_equals_the_full_step() {
+        let net = two_part_network();
+        for dt in [0.01, 60.0, 57_600.0] {
+            let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
+            let mut a = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+            let mut b = a.clone();
+            net.discretize(dt).step(&mut a, &bnd, &src);
+            net.discretize_held(dt, &bnd, &src).step(&mut b);
+            if let Err(e) = same_step(&a, &b) {
+                panic!("dt {dt}: {e}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn energy_is_conserved_over_piecewise_constant_drive(
@@ -594,6 +1010,40 @@ mod tests {
             for (x, y) in a.temps_c.iter().zip(&b.temps_c) {
                 prop_assert!((x - y).abs() < JUMP_VS_STEPS_TOL_K, "{x} vs {y}");
             }
+        }
+
+        #[test]
+        fn held_tick_equals_the_full_step(
+            params in prop::collection::vec(0.0f64..1.0, 22),
+            dt in 0.001f64..2.0, p_led in prop::collection::vec(0.0f64..5.0, 20),
+        ) {
+            let (net, _) = random_network(&params);
+            let full = net.discretize(dt);
+            let held = full.with_held_inputs(&[22.0, 37.0], &[0.0, 1.0], &[SourceId(0)]);
+            let mut a = net.uniform_state(30.0);
+            let mut b = net.uniform_state(30.0);
+            let mut pending = PendingFlows::default();
+            for p in &p_led {
+                full.step(&mut a, &[22.0, 37.0], &[*p, 1.0]);
+                held.step(&mut b, &[*p], &mut pending);
+            }
+            prop_assert!(!pending.is_empty());
+            held.flush(&mut pending, &mut b);
+            prop_assert!(pending.is_empty());
+            prop_assert!(same_step(&a, &b).is_ok(), "{:?}", same_step(&a, &b));
+        }
+
+        #[test]
+        fn held_jump_equals_the_full_step(
+            params in prop::collection::vec(0.0f64..1.0, 22),
+            dt in 0.001f64..100_000.0, p_led in 0.0f64..5.0,
+        ) {
+            let (net, _) = random_network(&params);
+            let mut a = net.uniform_state(30.0);
+            let mut b = net.uniform_state(30.0);
+            net.discretize(dt).step(&mut a, &[22.0, 37.0], &[p_led, 1.0]);
+            net.discretize_held(dt, &[22.0, 37.0], &[p_led, 1.0]).step(&mut b);
+            prop_assert!(same_step(&a, &b).is_ok(), "{:?}", same_step(&a, &b));
         }
     }
 }

@@ -15,7 +15,10 @@ use crate::device::{
     self, DeviceKind, DeviceSpec, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, STRINGS_PER_CHANNEL,
 };
 use crate::led::{Drive as LedDrive, StringOperatingPoint, T_REF_C, Wavelength};
-use crate::network::{BoundaryId, Discretization, NodeId, SourceId, ThermalNetwork, ThermalState};
+use crate::network::{
+    BoundaryId, Discretization, HeldInputStep, HeldJump, NodeId, PendingFlows, SourceId,
+    ThermalNetwork, ThermalState,
+};
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
     NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, string_current_code,
@@ -42,7 +45,7 @@ pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
 /// The plant's control tick, ms: the cached discretisation's step.
 pub const TICK_MS: u64 = 10;
 
-/// How many non-tick step lengths the thermal core keeps discretised.
+/// How many non-tick steps (length and inputs) the thermal core keeps discretised per network.
 pub const JUMP_CACHE: usize = 8;
 
 /// Thermal description of a device as the plant network needs it (filled from the device
@@ -265,16 +268,35 @@ pub struct ThermalInputs {
     pub hot_spot_absorbed_w: [f64; 2],
 }
 
-/// The thermal core: network, layout, cached tick discretisation and state.
+/// How many recently used networks the thermal core keeps with their discretisations: the
+/// configurations a week cycles through (placed on a calf or a thigh, in contact or lifted,
+/// removed) recur, and each rebuild back to one of them then costs no matrix exponential.
+pub const NETWORK_CACHE: usize = 6;
+
+/// One network with the discretisations built for it so far.
 #[derive(Clone, Debug)]
-pub struct ThermalCore {
+struct Discretised {
     net: ThermalNetwork,
     layout: ThermalLayout,
-    tick: Discretization,
-    /// Discretisations of recent non-tick step lengths (the firmware's rest wake, say), so a
-    /// repeated idle step costs a matrix-vector product, not a matrix exponential. Cleared when
-    /// the network changes; a cache hit gives the same bits as a fresh build.
-    jumps: Vec<Discretization>,
+    /// The control tick's discretisation, built on the first tick (an idle stretch between two
+    /// rebuilds, as after a post-training skin-state change, never needs it).
+    tick: Option<Discretization>,
+    /// Discretisations of recent non-tick steps (the firmware's rest wake, say) for their
+    /// inputs, so a repeated idle step costs a matrix-vector product, not a matrix exponential.
+    /// A cache hit gives the same bits as a fresh build.
+    jumps: Vec<HeldJump>,
+}
+
+/// The thermal core: network, layout, cached discretisations and state.
+#[derive(Clone, Debug)]
+pub struct ThermalCore {
+    current: Discretised,
+    /// Networks used before, most recent last (at most [`NETWORK_CACHE`] − 1).
+    recent: Vec<Discretised>,
+    /// The tick specialised to the present boundaries and metabolic heat; `None` when stale.
+    held: Option<HeldInputStep>,
+    /// Ticks whose heat flows `held` has not yet added to `state.flow_j`.
+    pending: PendingFlows,
     state: ThermalState,
     boundary_c: [f64; BOUNDARY_COUNT],
     sources: [f64; SOURCE_COUNT],
@@ -306,12 +328,16 @@ impl ThermalCore {
                 state.temps_c[node.index()] = *t;
             }
         }
-        let tick = net.discretize(TICK_MS as f64 / 1000.0);
         let mut core = ThermalCore {
-            net,
-            layout,
-            tick,
-            jumps: Vec::new(),
+            current: Discretised {
+                net,
+                layout,
+                tick: None,
+                jumps: Vec::new(),
+            },
+            recent: Vec::new(),
+            held: None,
+            pending: PendingFlows::default(),
             state,
             boundary_c: [0.0; BOUNDARY_COUNT],
             sources: [0.0; SOURCE_COUNT],
@@ -320,7 +346,9 @@ impl ThermalCore {
         core
     }
 
-    /// Rebuilds the network for new conditions, keeping every temperature and flow total.
+    /// Rebuilds the network for new conditions, keeping every temperature and flow total. A
+    /// network equal to the present one changes nothing; one used recently comes back with its
+    /// discretisations.
     pub fn rebuild(
         &mut self,
         device: &DeviceThermal,
@@ -329,15 +357,38 @@ impl ThermalCore {
         setup: &ThermalSetup,
     ) {
         let (net, layout) = build_thermal_network(device, layers, deposition, setup);
-        self.tick = net.discretize(TICK_MS as f64 / 1000.0);
-        self.jumps.clear();
-        self.net = net;
-        self.layout = layout;
+        if net == self.current.net {
+            return;
+        }
+        self.settle_flows();
+        self.held = None;
+        let next = match self.recent.iter().position(|d| d.net == net) {
+            Some(i) => self.recent.remove(i),
+            None => Discretised {
+                net,
+                layout,
+                tick: None,
+                jumps: Vec::new(),
+            },
+        };
+        let previous = std::mem::replace(&mut self.current, next);
+        if self.recent.len() + 1 >= NETWORK_CACHE {
+            self.recent.remove(0);
+        }
+        self.recent.push(previous);
+    }
+
+    /// Adds the pending ticks' heat flows to the state's accumulators.
+    fn settle_flows(&mut self) {
+        if let Some(h) = &self.held {
+            h.flush(&mut self.pending, &mut self.state);
+        }
     }
 
     /// Sets both tissue columns to `profile` (surface first, °C).
     pub fn set_column_profile(&mut self, profile: &[f64]) {
-        for col in [&self.layout.main, &self.layout.hot_spot] {
+        let l = &self.current.layout;
+        for col in [&l.main, &l.hot_spot] {
             for (node, t) in col.nodes().iter().zip(profile) {
                 self.state.temps_c[node.index()] = *t;
             }
@@ -347,16 +398,23 @@ impl ThermalCore {
     /// Sets the boundary temperatures (both systems get the same values).
     pub fn set_boundaries(&mut self, temps: BoundaryTemps) {
         let t = [temps.ambient_c, temps.arterial_c, temps.core_c];
-        for (i, b) in self.layout.main_boundaries.iter().enumerate() {
-            self.boundary_c[b.index()] = t[i];
+        let mut boundary_c = [0.0; BOUNDARY_COUNT];
+        let l = &self.current.layout;
+        for (i, b) in l.main_boundaries.iter().enumerate() {
+            boundary_c[b.index()] = t[i];
         }
-        for (i, b) in self.layout.hot_spot_boundaries.iter().enumerate() {
-            self.boundary_c[b.index()] = t[i];
+        for (i, b) in l.hot_spot_boundaries.iter().enumerate() {
+            boundary_c[b.index()] = t[i];
+        }
+        if boundary_c != self.boundary_c {
+            self.settle_flows();
+            self.held = None;
+            self.boundary_c = boundary_c;
         }
     }
 
     fn load_sources(&mut self, inputs: &ThermalInputs) {
-        let l = &self.layout;
+        let l = &self.current.layout;
         for c in 0..2 {
             self.sources[l.led_heat[c].index()] = inputs.led_heat_w[c];
             self.sources[l.main_light[c].index()] = inputs.main_absorbed_w[c];
@@ -366,41 +424,81 @@ impl ThermalCore {
         self.sources[l.hot_spot.metabolic().index()] = 1.0;
     }
 
-    /// One control tick ([`TICK_MS`]) with `inputs` held constant. Allocation-free.
+    /// The per-tick sources, in the order the held tick takes them.
+    fn varying_sources(l: &ThermalLayout) -> [SourceId; 6] {
+        [
+            l.led_heat[0],
+            l.led_heat[1],
+            l.main_light[0],
+            l.main_light[1],
+            l.hot_spot_light[0],
+            l.hot_spot_light[1],
+        ]
+    }
+
+    /// One control tick ([`TICK_MS`]) with `inputs` held constant. Allocation-free once the
+    /// network's tick is discretised.
     pub fn tick(&mut self, inputs: &ThermalInputs) {
-        self.load_sources(inputs);
-        self.tick
-            .step(&mut self.state, &self.boundary_c, &self.sources);
+        if self.held.is_none() {
+            let cur = &mut self.current;
+            let tick = cur
+                .tick
+                .get_or_insert_with(|| cur.net.discretize(TICK_MS as f64 / 1000.0));
+            let mut held_sources = [0.0; SOURCE_COUNT];
+            held_sources[cur.layout.main.metabolic().index()] = 1.0;
+            held_sources[cur.layout.hot_spot.metabolic().index()] = 1.0;
+            self.held = Some(tick.with_held_inputs(
+                &self.boundary_c,
+                &held_sources,
+                &Self::varying_sources(&cur.layout),
+            ));
+        }
+        let varying = [
+            inputs.led_heat_w[0],
+            inputs.led_heat_w[1],
+            inputs.main_absorbed_w[0],
+            inputs.main_absorbed_w[1],
+            inputs.hot_spot_absorbed_w[0],
+            inputs.hot_spot_absorbed_w[1],
+        ];
+        if let Some(h) = &self.held {
+            h.step(&mut self.state, &varying, &mut self.pending);
+        }
     }
 
     /// One exact step of any length with `inputs` held constant; the discretisation for `dt_s`
     /// is built once and kept among the last [`JUMP_CACHE`] lengths used.
     pub fn jump(&mut self, dt_s: f64, inputs: &ThermalInputs) {
+        self.settle_flows();
         self.load_sources(inputs);
-        let i = match self.jumps.iter().position(|d| d.dt_s() == dt_s) {
+        let cur = &mut self.current;
+        let (b, src) = (&self.boundary_c, &self.sources);
+        let i = match cur.jumps.iter().position(|d| d.is_for(dt_s, b, src)) {
             Some(i) => i,
             None => {
-                if self.jumps.len() == JUMP_CACHE {
-                    self.jumps.remove(0);
+                if cur.jumps.len() == JUMP_CACHE {
+                    cur.jumps.remove(0);
                 }
-                self.jumps.push(self.net.discretize(dt_s));
-                self.jumps.len() - 1
+                cur.jumps.push(cur.net.discretize_held(dt_s, b, src));
+                cur.jumps.len() - 1
             }
         };
-        self.jumps[i].step(&mut self.state, &self.boundary_c, &self.sources);
+        cur.jumps[i].step(&mut self.state);
     }
 
     /// The network.
     pub fn network(&self) -> &ThermalNetwork {
-        &self.net
+        &self.current.net
     }
 
     /// Node handles.
     pub fn layout(&self) -> &ThermalLayout {
-        &self.layout
+        &self.current.layout
     }
 
-    /// Temperatures and accumulated flows.
+    /// Temperatures and accumulated flows. The flows of control ticks since the last rebuild,
+    /// jump or boundary change are still pending (see [`ThermalCore::main_outflow_j`], which
+    /// includes them).
     pub fn state(&self) -> &ThermalState {
         &self.state
     }
@@ -412,28 +510,35 @@ impl ThermalCore {
 
     /// Heat stored in the main system (everything but the hot-spot column) relative to 0 °C, J.
     pub fn main_stored_energy_j(&self) -> f64 {
-        let caps = self.net.capacities_j_per_k();
+        let caps = self.current.net.capacities_j_per_k();
         let t = &self.state.temps_c;
         let hot: f64 = self
+            .current
             .layout
             .hot_spot
             .nodes()
             .iter()
             .map(|n| caps[n.index()] * t[n.index()])
             .sum();
-        self.net.stored_energy_j(t) - hot
+        self.current.net.stored_energy_j(t) - hot
     }
 
     /// Heat that left the main system to (ambient, arterial blood, core) so far, J.
     pub fn main_outflow_j(&self) -> [f64; 3] {
-        self.layout
-            .main_boundaries
-            .map(|b| self.state.flow_j[b.index()])
+        self.current.layout.main_boundaries.map(|b| {
+            self.state.flow_j[b.index()]
+                + self
+                    .held
+                    .as_ref()
+                    .map_or(0.0, |h| h.pending_flow_j(&self.pending, b.index()))
+        })
     }
 
     /// Metabolic power of the main column, W.
     pub fn main_metabolic_w(&self) -> f64 {
-        self.net.source_gain(self.layout.main.metabolic())
+        self.current
+            .net
+            .source_gain(self.current.layout.main.metabolic())
     }
 }
 
@@ -768,6 +873,8 @@ pub struct Plant {
     string_is_nir: [bool; MAX_STRINGS],
     factor: [f64; MAX_STRINGS],
     string_op: [StringOperatingPoint; MAX_STRINGS],
+    /// Thermal inputs of the last LED evaluation while still valid (no step since).
+    led_inputs: Option<ThermalInputs>,
     factor_seconds: [f64; MAX_STRINGS],
     cem43: Cem43,
     ledger: EnergyLedger,
@@ -947,6 +1054,7 @@ impl Plant {
                 p_opt_w: 0.0,
                 p_heat_w: 0.0,
             }; MAX_STRINGS],
+            led_inputs: None,
             factor_seconds: [0.0; MAX_STRINGS],
             cem43: Cem43::default(),
             ledger: EnergyLedger::default(),
@@ -1116,6 +1224,22 @@ impl Plant {
     /// LED operating points and output factors for the present drive at the present junction
     /// temperatures (held over the coming step).
     fn evaluate_leds(&mut self) -> ThermalInputs {
+        let inputs = self.evaluate_leds_now();
+        self.led_inputs = Some(inputs);
+        inputs
+    }
+
+    /// The step's thermal inputs: those of the last LED evaluation if nothing moved since (the
+    /// bench sets the drive after each step, which evaluates at the new junction temperature,
+    /// so the next step's start would compute the same numbers again).
+    fn step_inputs(&mut self) -> ThermalInputs {
+        match self.led_inputs {
+            Some(inputs) => inputs,
+            None => self.evaluate_leds(),
+        }
+    }
+
+    fn evaluate_leds_now(&mut self) -> ThermalInputs {
         let mut inputs = ThermalInputs::default();
         let scale = self.cfg.tolerances.led_efficiency_scale;
         for s in 0..MAX_STRINGS {
@@ -1228,7 +1352,9 @@ impl Plant {
             return;
         }
         let dt_s = dt_ms as f64 / 1000.0;
-        let inputs = self.evaluate_leds();
+        let inputs = self.step_inputs();
+        // The junction temperatures move: the next step re-evaluates the LEDs.
+        self.led_inputs = None;
         let hs = self.core.layout().hot_spot.surface();
         let before_c = self.core.temp_c(hs);
         if dt_ms == TICK_MS {
