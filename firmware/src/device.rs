@@ -477,7 +477,7 @@ pub const CALIBRATION: [DeviceCalibration; 6] = [
             ),
         ],
         contact_ntcs: 1,
-        skin_contact: false,
+        skin_contact: true,
         eye_shield: true,
         fan: false,
         distance_sensor: false,

@@ -29,14 +29,14 @@
 //! ```
 //! | transition | condition | source |
 //! |---|---|---|
-//! | Idle → Refused | program index invalid; no skin contact (wrap, pad, pen, probe); NIR program without eye shields (mask); panel distance outside 100–450 mm; contact NTC > 38 °C; board (ambient at rest) outside 5–40 °C; target needs > 80 % of the time limit at nominal output; < 6 h since the zone's last session; 2 sessions in 24 h or 6 in 7 × 24 h of uptime; daily (2.2 × target) or weekly (5.5 × target) fluence cap; history lost (NVM unreadable or clock implausible, 1 week of uptime) | domain.md §6.1, §6.2, §6.4 |
+//! | Idle → Refused | program index invalid; no skin contact (wrap, pad, pen, probe; the mask's wear sensor); NIR program without eye shields (mask); panel distance outside 100–450 mm; contact NTC > 38 °C; board (ambient at rest) outside 5–40 °C; target needs > 80 % of the time limit at nominal output; < 6 h since the zone's last session; 2 sessions in 24 h or 6 in 7 × 24 h of uptime; daily (2.2 × target) or weekly (5.5 × target) fluence cap; history lost (NVM unreadable or clock implausible, 1 week of uptime) | domain.md §6.1, §6.2, §6.4 |
 //! | Arming → Treating | the record reserving the session (target + 0.25 J/cm²) is fully written | [`nvm`] power-loss rule |
 //! | Treating → Paused | PAUSE; skin contact lost (same step: the bench steps on every input change, and the tick is 10 ms, inside the 100 ms budget); eye shields removed during NIR; panel distance out of range | domain.md §6.4 |
 //! | Paused → Treating | START with the interlock satisfied (never a silent restart) | domain.md §6.1 |
 //! | Treating → Completed | estimate ≥ target; or timer with ≥ 85 % of target | program table |
 //! | Treating → Stopped | timer with < 85 %; peak-point estimate ≥ session cap; contact ≥ 41 °C; session CEM43 (at measured + 0.5 K) ≥ 0.5; board ≥ 85 °C; STOP; clock implausible | [`thermal`] table |
 //! | Paused → Stopped | STOP, or paused 5 min | domain.md §6.1 auto-off |
-//! | any → Fault | a §6.3 fault held ≥ 30 ms: NTC open/short/out of range/> 5 K/s/twins > 5 K apart for 10 s/> 5 K below ambient for 10 s/stuck/hot-spot sensor detached (its excess over the mean sensor falls > 2 K while the drive holds); string open, short, over-current; current while commanded off (hardware enable dropped); contact ≥ 42 °C or > 0.5 K/s above 38 °C; panel fan absent 2 s | [`faults`], domain.md §6.2, §6.3 |
+//! | any → Fault | a §6.3 fault held ≥ 30 ms: NTC open/short/out of range/> 5 K/s/mean sensor > 5 K above the hot-spot one (or the spot > 10 K above the mean) for 10 s/> 5 K below ambient for 10 s/stuck/hot-spot sensor detached (its excess over the mean sensor falls > 2 K while the drive holds); string open, short, over-current; current while commanded off (hardware enable dropped); contact ≥ 42 °C or > 0.5 K/s above 38 °C; panel fan absent 2 s | [`faults`], domain.md §6.2, §6.3 |
 //!
 //! While Treating, each channel's duty is the program's duty × the contact derate (100 % at
 //! 39.5 °C → 0 at 40.5 °C) × the junction derate (T_j,est from T_j,max − 35 K to − 25 K) × ½ when

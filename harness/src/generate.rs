@@ -228,6 +228,15 @@ pub enum Misuse {
         /// Seconds without power.
         off_s: u64,
     },
+    /// Take the mask's eye shields off during a mask session, for a while.
+    EyeShieldsOff {
+        /// Which session.
+        session: Index,
+        /// Seconds after it was placed.
+        after_s: u64,
+        /// Seconds without the shields.
+        for_s: u64,
+    },
     /// Start pressed a second time while the session runs.
     PressStartTwice {
         /// Which session.
@@ -459,6 +468,13 @@ fn misuse() -> impl Strategy<Value = Misuse> {
             .prop_map(|(day, at_min, off_s)| { Misuse::PowerCycleAt { day, at_min, off_s } }),
         (any::<Index>(), 1u64..=30)
             .prop_map(|(session, after_s)| Misuse::PressStartTwice { session, after_s }),
+        (any::<Index>(), 0u64..=240, 1u64..=120).prop_map(|(session, after_s, for_s)| {
+            Misuse::EyeShieldsOff {
+                session,
+                after_s,
+                for_s,
+            }
+        }),
     ]
 }
 
@@ -492,8 +508,10 @@ pub fn week_plan(spec: WeekSpec) -> impl Strategy<Value = WeekPlan> {
             Athlete::Runner => &[DeviceKind::Wrap],
             Athlete::Cyclist => &[DeviceKind::Wrap, DeviceKind::Pad, DeviceKind::Panel],
         };
-        let small =
-            prop::option::weighted(0.6, device_plan(&[DeviceKind::Pen, DeviceKind::LaserProbe]));
+        let small = prop::option::weighted(
+            0.6,
+            device_plan(&[DeviceKind::Pen, DeviceKind::LaserProbe, DeviceKind::Mask]),
+        );
         let misuse = if spec.misuse {
             prop::collection::vec(misuse(), 1..=3).boxed()
         } else {
@@ -811,6 +829,24 @@ impl WeekPlan {
                     push(timelines, device, off, Action::PowerOff);
                     push(timelines, device, off + off_s * 1000, Action::PowerOn);
                 }
+                Misuse::EyeShieldsOff {
+                    session,
+                    after_s,
+                    for_s,
+                } => {
+                    let Some(p) = pick(session) else { continue };
+                    if devices[p.device].kind != DeviceKind::Mask {
+                        continue;
+                    }
+                    let off = p.at_ms + (after_s * 1000).min(p.treatment.remove_after_ms);
+                    push(timelines, p.device, off, Action::EyeShields(false));
+                    push(
+                        timelines,
+                        p.device,
+                        off + for_s * 1000,
+                        Action::EyeShields(true),
+                    );
+                }
                 Misuse::PressStartTwice { session, after_s } => {
                     let Some(p) = pick(session) else { continue };
                     let at = p.at_ms + crate::scenario::PLACE_TO_START_MS + after_s * 1000;
@@ -895,6 +931,8 @@ fn distance_mm(kind: DeviceKind, plan: &DevicePlan) -> f64 {
 /// The zones an athlete treats with a class (the seed article's routines).
 pub fn athlete_zones(athlete: Athlete, kind: DeviceKind) -> &'static [Zone] {
     match (athlete, kind) {
+        // The article's evening routine adds a face mask for some athletes.
+        (_, DeviceKind::Mask) => &[Zone::Face],
         (Athlete::Runner, DeviceKind::Pen | DeviceKind::LaserProbe) => &[
             Zone::LeftAchilles,
             Zone::RightAchilles,

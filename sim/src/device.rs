@@ -602,7 +602,11 @@ fn mask() -> DeviceSpec {
         sensors: SensorSpec {
             contact_ntcs: 1,
             board_ntc: true,
-            skin_contact: false,
+            // A reflectance wear sensor (domain.md §6.4 [M]: "don't start if the mask is not
+            // worn (e.g. detection by reflectance)"): reported on the skin-contact input. A
+            // campaign found why it matters: a mask taken off mid-session kept emitting and
+            // reported a completed session its wearer never received.
+            skin_contact: true,
             eye_shield: true,
             fan: false,
             distance: false,

@@ -1429,7 +1429,7 @@ impl Plant {
                 &mut self.rng,
             )
         };
-        r.skin_contact = sensors.skin_contact && self.in_contact();
+        r.skin_contact = sensors.skin_contact && self.facing_zone();
         r.eye_shield = sensors.eye_shield && self.eye_shields;
         r.fan_ok = sensors.fan && !self.fan_stalled && !self.power_lost;
         r.distance_mm = if sensors.distance && self.facing_zone() {

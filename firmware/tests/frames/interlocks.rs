@@ -100,10 +100,11 @@ fn start_checks() {
             want: Phase::Treating,
         },
         StartCase {
+            // The mask's wear sensor (reflectance, on the skin-contact input): not worn, no start.
             class: DeviceClass::Mask,
             program: 0,
             setup: |r| r.input.skin_contact = false,
-            want: Phase::Treating,
+            want: Phase::Refused(Refusal::NoSkinContact),
         },
         StartCase {
             class: DeviceClass::Panel,
