@@ -11,6 +11,8 @@ pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
 pub mod properties;
+pub mod record;
+pub mod replay;
 pub mod report;
 pub mod result;
 pub mod scenario;
