@@ -7,5 +7,5 @@ mod charts;
 mod common;
 mod format;
 mod library;
-mod seeded_bugs;
 mod replay;
+mod seeded_bugs;

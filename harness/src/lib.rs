@@ -5,6 +5,7 @@ pub mod charts;
 pub mod dut;
 pub mod events;
 pub mod export;
+pub mod fieldlog;
 pub mod format;
 pub mod generate;
 pub mod monitor;

@@ -286,7 +286,10 @@ pub fn output_from_lanes(l: &OutputLanes, nvm_write: Option<NvmWrite>) -> Output
     }
 }
 
-const _: () = assert!(MAX_CONTACT_NTCS == 2 && MAX_STRINGS == 4, "lane table layout");
+const _: () = assert!(
+    MAX_CONTACT_NTCS == 2 && MAX_STRINGS == 4,
+    "lane table layout"
+);
 
 // ---- Frames file.
 
@@ -585,10 +588,8 @@ impl FramesReader {
                 match u32::try_from(v) {
                     Ok(v) if v <= lane_max(i) => self.prev[i] = v,
                     _ => {
-                        return Err(self.corrupt(
-                            at,
-                            format!("value {v} out of range for {}", lane_name(i)),
-                        ));
+                        return Err(self
+                            .corrupt(at, format!("value {v} out of range for {}", lane_name(i))));
                     }
                 }
             }
@@ -614,10 +615,13 @@ impl FramesReader {
         }
         let start = self.offset;
         let mut tag = [0u8; 1];
-        let n = self.input.read(&mut tag).map_err(|source| BundleError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        let n = self
+            .input
+            .read(&mut tag)
+            .map_err(|source| BundleError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         if n == 0 {
             return Err(self.corrupt(
                 start,
@@ -698,10 +702,14 @@ impl FramesReader {
                     ));
                 }
                 let mut extra = [0u8; 1];
-                if self.input.read(&mut extra).map_err(|source| BundleError::Io {
-                    path: self.path.clone(),
-                    source,
-                })? != 0
+                if self
+                    .input
+                    .read(&mut extra)
+                    .map_err(|source| BundleError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })?
+                    != 0
                 {
                     return Err(self.corrupt(self.offset, "bytes after the end record".into()));
                 }
@@ -1217,7 +1225,8 @@ pub fn record_run(
     write_manifest(&manifest_path, &manifest)?;
 
     let samples_path = dir.join(SAMPLES_FILE);
-    let mut samples = SampleWriter::create(&samples_path, cfg.rate_ms).map_err(io_at(&samples_path))?;
+    let mut samples =
+        SampleWriter::create(&samples_path, cfg.rate_ms).map_err(io_at(&samples_path))?;
     let mut sinks: Vec<(Rc<RefCell<DeviceSink>>, DutIdentity)> = Vec::new();
     let mut open_error: Option<io::Error> = None;
     let result = {

@@ -281,22 +281,20 @@ impl Dut for Comparing {
             st.steps_compared += 1;
             let recorded = st.next(self.device);
             let difference = match (&recorded, &result) {
-                (Some(FrameRecord::Step { input: ri, output: ro }), Ok(o)) => {
-                    input_difference(ri, input).or_else(|| output_difference(ro, o))
-                }
-                (Some(FrameRecord::Step { input: ri, .. }), Err(e)) => input_difference(ri, input)
-                    .or_else(|| {
-                        Some((
-                            "firmware failure".into(),
-                            "none".into(),
-                            e.to_string(),
-                        ))
+                (
+                    Some(FrameRecord::Step {
+                        input: ri,
+                        output: ro,
                     }),
+                    Ok(o),
+                ) => input_difference(ri, input).or_else(|| output_difference(ro, o)),
+                (Some(FrameRecord::Step { input: ri, .. }), Err(e)) => input_difference(ri, input)
+                    .or_else(|| Some(("firmware failure".into(), "none".into(), e.to_string()))),
                 (Some(FrameRecord::Failure { input: ri, message }), r) => {
                     input_difference(ri, input).or_else(|| {
-                        r.as_ref().ok().map(|_| {
-                            ("firmware failure".into(), message.clone(), "none".into())
-                        })
+                        r.as_ref()
+                            .ok()
+                            .map(|_| ("firmware failure".into(), message.clone(), "none".into()))
                     })
                 }
                 (other, _) => Some(("call".into(), record_kind(other).into(), "step".into())),
@@ -376,7 +374,11 @@ fn check_leftovers(st: &mut ReplayState) {
             st.diverge(
                 device,
                 None,
-                ("call".into(), record_kind(&left).into(), "end of run".into()),
+                (
+                    "call".into(),
+                    record_kind(&left).into(),
+                    "end of run".into(),
+                ),
             );
         }
     }
@@ -681,8 +683,9 @@ pub fn open_loop(
         return Err(e);
     }
     let trace_identical = match &outcome {
-        Ok(r) => bundle.manifest.trace_hash.as_deref()
-            == Some(crate::record::hex(r.trace_hash).as_str()),
+        Ok(r) => {
+            bundle.manifest.trace_hash.as_deref() == Some(crate::record::hex(r.trace_hash).as_str())
+        }
         Err(_) => false,
     };
     let verdict_changes = match &outcome {
