@@ -1200,6 +1200,21 @@ pub fn record_run(
 ) -> io::Result<(Result<RunResult, BenchError>, Manifest)> {
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     let text = crate::format::to_toml(scenario);
+    // A bundle must replay: refuse before running a scenario whose file would not load back.
+    if let Err(errors) = crate::format::load_str(SCENARIO_FILE, &text) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "scenario '{}' does not load back from its file form: {}",
+                scenario.name,
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ));
+    }
     let scenario_path = dir.join(SCENARIO_FILE);
     crate::report::write_atomic(&scenario_path, text.as_bytes()).map_err(io_at(&scenario_path))?;
     let mut manifest = Manifest {
