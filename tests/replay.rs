@@ -432,3 +432,223 @@ fn damaged_bundles_are_refused_naming_the_place() {
     let e = open_err(&bundle.dir).to_string();
     assert!(e.contains("scenario.toml") && e.contains("edited"), "{e}");
 }
+
+/// Field-log lines that cannot be read are refused with their line and column.
+#[test]
+fn bad_field_log_rows_are_refused_naming_line_and_column() {
+    let header = "time_ms,duty_ch0_permille,duty_ch1_permille,ntc0_counts";
+    let cases: [(&str, String, usize, usize, &str); 7] = [
+        ("empty", String::new(), 1, 1, "empty log"),
+        (
+            "unknown column",
+            "time_ms,duty_ch0_permille,duty_ch1,x\n".into(),
+            1,
+            3,
+            "unknown column \"duty_ch1\"",
+        ),
+        (
+            "missing column",
+            "time_ms,duty_ch0_permille\n0,0\n".into(),
+            1,
+            3,
+            "missing column \"duty_ch1_permille\"",
+        ),
+        (
+            "duty out of range",
+            format!("{header}\n0,0,0,2000\n1000,1200,0,2000\n"),
+            3,
+            2,
+            "duty_ch0_permille: \"1200\" is not an integer in 0..=1000",
+        ),
+        (
+            "not a number",
+            format!("# a comment\n{header}\n0,0,0,2000\n1000,500,0,abc\n"),
+            4,
+            4,
+            "ntc0_counts: \"abc\"",
+        ),
+        (
+            "time going back",
+            format!("{header}\n0,0,0,2000\n1000,500,0,2000\n1000,500,0,2000\n"),
+            4,
+            1,
+            "time_ms 1000 does not increase",
+        ),
+        (
+            "short row",
+            format!("{header}\n0,0,0,2000\n1000,500\n"),
+            3,
+            3,
+            "2 fields; the header names 4",
+        ),
+    ];
+    for (what, text, line, column, message) in cases {
+        let e = harness::fieldlog::parse("log.csv", &text).expect_err(what);
+        assert_eq!((e.line, e.column), (line, column), "{what}: {e}");
+        assert!(e.message.contains(message), "{what}: {e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("log.csv:{line}:{column}: "))
+        );
+    }
+}
+
+/// Field-log rows from a run's samples: a row whenever what the firmware drove or reported
+/// changes, and at least every second (for the NTC counts), as a device's logger would write.
+struct LogWriter {
+    rows: Vec<String>,
+    last: Option<(u64, [u16; 4], u8)>,
+}
+
+impl harness::events::Reporter for LogWriter {
+    fn event(&mut self, event: &harness::events::Event) {
+        let harness::events::Event::Sample(s) = event else {
+            return;
+        };
+        let o = &s.output;
+        let drive = [
+            o.duty_permille[0],
+            o.duty_permille[1],
+            o.current_ma[0],
+            o.current_ma[1],
+        ];
+        let row = format!(
+            "{},{},{},{},{},{},{},{},{}",
+            s.t_ms,
+            drive[0],
+            drive[1],
+            drive[2],
+            drive[3],
+            s.input.adc.contact_ntc[0],
+            o.state,
+            o.dose_estimate_mj_cm2,
+            u8::from(o.hw_enable)
+        );
+        match self.last {
+            Some((t, _, _)) if t == s.t_ms => {
+                *self.rows.last_mut().expect("a row at t") = row;
+            }
+            Some((t, d, st)) if d == drive && st == o.state && s.t_ms < t + 1_000 => return,
+            _ => self.rows.push(row),
+        }
+        self.last = Some((s.t_ms, drive, o.state));
+    }
+}
+
+/// Largest difference between the NTC counts a log holds and those the plant reads at the same
+/// instant, counts. The temperature is the same (the same drive at the same instants), but the
+/// replay reads the sensors at other instants than the logged run, so each side has its own noise
+/// draw: `sim::sensors::NTC_NOISE_LSB` = 0.5 LSB rms each, 0.71 LSB rms for the difference, so
+/// 5 LSB is seven sigma, plus 1 LSB of quantization either way.
+const NTC_REPLAY_NOISE_COUNTS: u16 = 6;
+
+/// A well-behaved session's log (the reference firmware's own outputs, logged at 1 s) is judged
+/// by the same properties as the run it came from, charted, and its NTC counts agree with the
+/// plant's.
+#[test]
+fn a_field_log_of_a_good_session_is_judged_and_charted() {
+    let s = one_session("field-log");
+    let mut logger = LogWriter {
+        rows: Vec::new(),
+        last: None,
+    };
+    let reference = harness::run_reference(&s, &mut logger).expect("runs");
+    assert!(reference.passed());
+    let text = format!(
+        "# wrap, left calf, logged by the reference firmware\n\
+         time_ms,duty_ch0_permille,duty_ch1_permille,current_ch0_ma,current_ch1_ma,ntc0_counts,state,dose_estimate_mj_cm2,hw_enable\n{}\n",
+        logger.rows.join("\n")
+    );
+    let log = harness::fieldlog::parse("session.csv", &text).expect("a good log");
+    assert!(log.has_estimate && log.has_state);
+    let report = harness::fieldlog::judge(&s, log, &mut Discard).expect("judged");
+    let r = &report.result;
+    assert!(
+        r.passed(),
+        "{:#?}",
+        r.verdicts
+            .iter()
+            .filter(|v| v.status.is_failure())
+            .collect::<Vec<_>>()
+    );
+    let (a, b) = (&reference.sessions[0], &r.sessions[0]);
+    assert_eq!(
+        b.end, a.end,
+        "the log's state column ends the session as the firmware did"
+    );
+    assert!(
+        (b.fluence_mean_j_cm2 / a.fluence_mean_j_cm2 - 1.0).abs() < 0.01,
+        "same drive, same dose: {} vs {}",
+        b.fluence_mean_j_cm2,
+        a.fluence_mean_j_cm2
+    );
+    let ntc = report.ntc[0];
+    assert!(ntc.rows as usize > logger.rows.len() / 2, "{ntc:?}");
+    assert!(
+        ntc.max_abs_diff_counts <= NTC_REPLAY_NOISE_COUNTS,
+        "{ntc:?}"
+    );
+
+    // On the command line, with charts.
+    let dir = bundle_dir("field-log-cli");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let log_path = dir.join("session.csv");
+    let scenario_path = dir.join("session.toml");
+    std::fs::write(&log_path, &text).expect("writes");
+    std::fs::write(&scenario_path, harness::format::to_toml(&s)).expect("writes");
+    let out = dir.join("out");
+    let code = pbm_hil::cli::main(
+        [
+            "pbm-hil",
+            "replay",
+            "--field-log",
+            log_path.to_str().expect("utf-8"),
+            "--scenario",
+            scenario_path.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]
+        .map(Into::into),
+    );
+    assert_eq!(code, std::process::ExitCode::from(pbm_hil::cli::EXIT_OK));
+    for f in ["report.json", "week.png", "week.svg"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let charts = std::fs::read_dir(&out)
+        .expect("out")
+        .filter(|e| {
+            let n = e.as_ref().expect("entry").file_name();
+            let n = n.to_string_lossy();
+            n.starts_with("session-01") && n.ends_with(".png")
+        })
+        .count();
+    assert_eq!(charts, 1, "the session chart");
+
+    // Without the estimate column dose.estimate is not judged; a tighter skin limit is.
+    let no_estimate = text
+        .lines()
+        .map(|l| {
+            l.rsplitn(3, ',').nth(2).unwrap_or(l).to_string()
+                + ","
+                + l.rsplit(',').next().unwrap_or("")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let log = harness::fieldlog::parse("no-estimate.csv", &no_estimate).expect("still a log");
+    assert!(!log.has_estimate);
+    let mut tight = s.clone();
+    tight.limits.skin_normal_c = a.peak_skin_c - 0.5;
+    let r = harness::fieldlog::judge(&tight, log, &mut Discard)
+        .expect("judged")
+        .result;
+    assert_eq!(
+        r.verdict(harness::properties::PropertyId::DoseEstimate)
+            .status,
+        harness::result::Status::NotApplicable
+    );
+    assert_eq!(
+        r.verdict(harness::properties::PropertyId::SkinNormal)
+            .status,
+        harness::result::Status::Violated
+    );
+}
