@@ -51,10 +51,8 @@ fn library(file: &str) -> Scenario {
         .remove(0)
 }
 
-/// Every library scenario, recorded and re-run against the same firmware, is identical, and its
-/// open-loop replay reproduces the recorded plant trace bit for bit.
-#[test]
-fn every_library_scenario_replays_identically() {
+/// Library files handled by shard `k` of [`LIBRARY_SHARDS`] (every file, whatever is added).
+fn library_shard(k: usize) -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("scenarios/ exists")
@@ -63,6 +61,38 @@ fn every_library_scenario_replays_identically() {
         .collect();
     files.sort();
     assert!(files.len() > 20, "the library is there");
+    files
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % LIBRARY_SHARDS == k)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+/// The library is replayed in this many tests, so the test harness runs them in parallel.
+const LIBRARY_SHARDS: usize = 4;
+
+#[test]
+fn library_replays_identically_0() {
+    library_replays_identically(0);
+}
+#[test]
+fn library_replays_identically_1() {
+    library_replays_identically(1);
+}
+#[test]
+fn library_replays_identically_2() {
+    library_replays_identically(2);
+}
+#[test]
+fn library_replays_identically_3() {
+    library_replays_identically(3);
+}
+
+/// Every library scenario, recorded and re-run against the same firmware, is identical, and its
+/// open-loop replay reproduces the recorded plant trace bit for bit.
+fn library_replays_identically(shard: usize) {
+    let files = library_shard(shard);
     for file in &files {
         let s = library(file);
         let bundle = record(&format!("lib-{file}"), &s);
