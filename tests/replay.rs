@@ -682,3 +682,75 @@ fn a_field_log_of_a_good_session_is_judged_and_charted() {
         harness::result::Status::Violated
     );
 }
+
+/// A firmware that crashes on step `at` (a transport dropping out).
+struct CrashAt {
+    inner: harness::dut::InProcess<firmware::Firmware>,
+    at: u64,
+    step: u64,
+}
+
+impl Dut for CrashAt {
+    fn identity(&self) -> DutIdentity {
+        DutIdentity {
+            name: "reference+crash".into(),
+            version: "test".into(),
+            build: String::new(),
+        }
+    }
+    fn boot(&mut self, nvm: &[u8; firmware::boundary::NVM_SIZE]) -> Result<(), DutError> {
+        self.inner.boot(nvm)
+    }
+    fn step(&mut self, input: &InputFrame) -> Result<OutputFrame, DutError> {
+        self.step += 1;
+        if self.step > self.at {
+            return Err(DutError::Crashed("lost the board".into()));
+        }
+        self.inner.step(input)
+    }
+    fn power_off(&mut self) {
+        self.inner.power_off();
+    }
+}
+
+/// A run that ends in a firmware failure is recorded up to it; the reference re-run against it
+/// diverges exactly there, and the open-loop playback fails there as recorded.
+#[test]
+fn a_firmware_failure_is_recorded_and_replayed() {
+    let s = one_session("crash");
+    let dir = bundle_dir("crash");
+    let at = 500;
+    let (result, manifest) = harness::record::record_run(
+        &s,
+        &mut |kind| {
+            Ok(Box::new(CrashAt {
+                inner: harness::dut::reference(harness::plant_io::device_class(kind)),
+                at,
+                step: 0,
+            }))
+        },
+        &mut Discard,
+        &dir,
+        &reference_config(),
+    )
+    .expect("written");
+    assert!(result.is_err());
+    assert!(
+        manifest
+            .firmware_failure
+            .as_deref()
+            .is_some_and(|m| m.contains("lost the board"))
+    );
+    let bundle = Bundle::open(&dir).expect("a failed run's bundle opens");
+    let re = replay::rerun(
+        &bundle,
+        &mut |kind| FirmwareSpec::Reference.make(kind),
+        &mut Discard,
+    )
+    .expect("replays");
+    let d = re.divergence.expect("the crash is a divergence");
+    assert_eq!((d.step, d.field.as_str()), (at, "firmware failure"), "{d}");
+    let open = replay::open_loop(&bundle, &bundle.scenario, &mut Discard).expect("plays");
+    let e = open.outcome.expect_err("fails where the recording did");
+    assert!(e.to_string().contains("as recorded: "), "{e}");
+}
