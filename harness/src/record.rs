@@ -1426,3 +1426,92 @@ impl Bundle {
         SampleReader::open(&self.dir.join(SAMPLES_FILE))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_published_test_vectors() {
+        // Fowler, Noll, Vo: the FNV-1a 64 test vectors for "", "a" and "foobar".
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn zigzag_round_trips_at_the_extremes() {
+        let far = i64::from(u32::MAX);
+        for d in [0, 1, -1, 63, -64, far, -far] {
+            assert_eq!(unzigzag(zigzag(d)), d, "{d}");
+        }
+    }
+
+    /// Frames with every record kind and lanes at their extremes come back exactly.
+    #[test]
+    fn frames_round_trip_through_a_file() {
+        let mut input = InputFrame {
+            now_ms: u32::MAX,
+            buttons: 0xff,
+            program: 3,
+            skin_contact: true,
+            fan_ok: true,
+            distance_mm: u16::MAX,
+            ..InputFrame::default()
+        };
+        input.adc.contact_ntc = [hw_max(), 0];
+        input.adc.string_current = [1, 2, 3, u16::MAX];
+        let mut data = [0u8; NVM_WRITE_MAX];
+        data[..3].copy_from_slice(&[1, 2, 3]);
+        let output = OutputFrame {
+            duty_permille: [1000, 0],
+            current_ma: [u16::MAX, 7],
+            hw_enable: true,
+            indicator: Indicator::Fault,
+            nvm_write: Some(NvmWrite {
+                offset: 200,
+                len: 3,
+                data,
+            }),
+            next_wake_ms: u32::MAX,
+            state: 7,
+            detail: 0xff,
+            dose_estimate_mj_cm2: u32::MAX,
+            fault_code: 0xbeef,
+        };
+        let later = InputFrame { now_ms: 0, ..input };
+        let records = vec![
+            FrameRecord::Boot(Box::new([0xA5; NVM_SIZE])),
+            FrameRecord::Step { input, output },
+            FrameRecord::Step {
+                input: later,
+                output: OutputFrame::default(),
+            },
+            FrameRecord::PowerOff,
+            FrameRecord::Failure {
+                input: InputFrame::default(),
+                message: "timed out".into(),
+            },
+        ];
+        let path =
+            std::env::temp_dir().join(format!("pbm-hil-record-unit-{}.frames", std::process::id()));
+        let mut w = FramesWriter::create(&path).expect("creates");
+        for r in &records {
+            w.write(r).expect("writes");
+        }
+        let (count, bytes) = w.finish().expect("finishes");
+        assert_eq!(count, records.len() as u64);
+        assert_eq!(bytes, std::fs::metadata(&path).expect("exists").len());
+        let mut r = FramesReader::open(&path).expect("opens");
+        let mut back = Vec::new();
+        while let Some(rec) = r.next_record().expect("reads") {
+            back.push(rec);
+        }
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(back, records);
+    }
+
+    fn hw_max() -> u16 {
+        firmware::boundary::hw::ADC_MAX
+    }
+}
