@@ -754,3 +754,77 @@ fn a_firmware_failure_is_recorded_and_replayed() {
     let e = open.outcome.expect_err("fails where the recording did");
     assert!(e.to_string().contains("as recorded: "), "{e}");
 }
+
+/// The command line: `run --record` writes a bundle that `replay` finds identical (exit 0); a
+/// tighter limit in open loop is a violation (1); re-judging flags without `--open-loop`, an
+/// unknown limit and a missing bundle are invalid input (2).
+#[test]
+fn replay_on_the_command_line_maps_outcomes_to_exit_codes() {
+    let dir = bundle_dir("cli");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let s = one_session("cli-session");
+    let file = dir.join("cli-session.toml");
+    std::fs::write(&file, harness::format::to_toml(&s)).expect("writes");
+    let rec = dir.join("rec");
+    let cli = |args: &[&str]| {
+        pbm_hil::cli::main(
+            ["pbm-hil"]
+                .iter()
+                .chain(args)
+                .map(|a| std::ffi::OsString::from(*a)),
+        )
+    };
+    let path = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let code = |c: u8| std::process::ExitCode::from(c);
+    assert_eq!(
+        cli(&[
+            "run",
+            &path(&file),
+            "--record",
+            &path(&rec),
+            "--record-rate-ms",
+            "500"
+        ]),
+        code(pbm_hil::cli::EXIT_OK)
+    );
+    let bundle = path(&rec.join("cli-session"));
+    let manifest = Bundle::open(Path::new(&bundle)).expect("opens").manifest;
+    assert_eq!(manifest.record_rate_ms, 500);
+    assert_eq!(manifest.scenario, "cli-session");
+    assert_eq!(cli(&["replay", &bundle]), code(pbm_hil::cli::EXIT_OK));
+    assert_eq!(
+        cli(&["replay", &bundle, "--open-loop"]),
+        code(pbm_hil::cli::EXIT_OK)
+    );
+    assert_eq!(
+        cli(&[
+            "replay",
+            &bundle,
+            "--open-loop",
+            "--limit",
+            "skin_normal_c=30"
+        ]),
+        code(pbm_hil::cli::EXIT_VIOLATED)
+    );
+    for bad in [
+        vec!["replay", bundle.as_str(), "--limit", "skin_normal_c=30"],
+        vec![
+            "replay",
+            bundle.as_str(),
+            "--open-loop",
+            "--limit",
+            "skin_max=30",
+        ],
+        vec![
+            "replay",
+            bundle.as_str(),
+            "--open-loop",
+            "--skin-type",
+            "VII",
+        ],
+        vec!["replay", "no/such/bundle"],
+        vec!["replay", "--field-log", "x.csv"],
+    ] {
+        assert_eq!(cli(&bad), code(pbm_hil::cli::EXIT_INVALID_INPUT), "{bad:?}");
+    }
+}
