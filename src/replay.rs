@@ -20,7 +20,8 @@ use crate::cli::{EXIT_FIRMWARE, EXIT_INVALID_INPUT, EXIT_OK, EXIT_VIOLATED, cloc
 /// Flags of `pbm-hil replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// A bundle folder written by `pbm-hil run --record` (or beside a campaign's `week-I.toml`).
+    /// A bundle folder written by `pbm-hil run --record`, or a campaign's `week-I.toml` (its
+    /// bundle `week-I.bundle/` beside it is replayed).
     #[arg(required_unless_present = "field_log", conflicts_with = "field_log")]
     pub bundle: Option<PathBuf>,
     /// Re-run against this firmware instead of the recorded one (`reference`, `exec:...`).
@@ -131,6 +132,13 @@ pub fn main(args: &ReplayArgs) -> u8 {
         eprintln!("error: give a BUNDLE folder or --field-log LOG.csv");
         return EXIT_INVALID_INPUT;
     };
+    let dir = &match bundle_beside(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID_INPUT;
+        }
+    };
     let bundle = match Bundle::open(dir) {
         Ok(b) => b,
         Err(e) => {
@@ -149,6 +157,24 @@ pub fn main(args: &ReplayArgs) -> u8 {
             return EXIT_INVALID_INPUT;
         }
         rerun(&bundle, args.firmware.as_deref(), args.out.as_deref())
+    }
+}
+
+/// A saved failure `DIR/week-I.toml` names the bundle the campaign wrote beside it,
+/// `DIR/week-I.bundle/`; a folder is taken as it is.
+fn bundle_beside(path: &Path) -> Result<PathBuf, String> {
+    if path.extension().is_none_or(|e| e != "toml") {
+        return Ok(path.to_path_buf());
+    }
+    let beside = path.with_extension("bundle");
+    if beside.is_dir() {
+        Ok(beside)
+    } else {
+        Err(format!(
+            "{} is a scenario file with no recording beside it ({} does not exist): run it with              `pbm-hil run`, or record it with `pbm-hil run --record DIR`",
+            path.display(),
+            beside.display()
+        ))
     }
 }
 

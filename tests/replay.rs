@@ -827,4 +827,12 @@ fn replay_on_the_command_line_maps_outcomes_to_exit_codes() {
     ] {
         assert_eq!(cli(&bad), code(pbm_hil::cli::EXIT_INVALID_INPUT), "{bad:?}");
     }
+    // A saved failure replays through the bundle beside it, as a campaign writes them.
+    assert_eq!(
+        cli(&["replay", &path(&file)]),
+        code(pbm_hil::cli::EXIT_INVALID_INPUT),
+        "no bundle beside it yet"
+    );
+    std::fs::rename(&bundle, dir.join("cli-session.bundle")).expect("moves");
+    assert_eq!(cli(&["replay", &path(&file)]), code(pbm_hil::cli::EXIT_OK));
 }
