@@ -7,7 +7,8 @@
 //! randomness: deterministic), keeping a candidate only if it still violates the property the
 //! week first violated, and the smallest is written as `DIR/week-I.toml`; the writer's round
 //! trip makes `pbm-hil run DIR/week-I.toml` replay the same violation, and the campaign checks
-//! that by loading the file back and running it once more.
+//! that by loading the file back and running it once more. A recorded bundle of the shrunk run,
+//! `DIR/week-I.bundle/`, sits beside it for `pbm-hil replay`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -236,9 +237,35 @@ pub fn run_week(cfg: &CampaignConfig, week: u64, out: Option<&Path>) -> WeekOutc
         if let Err(e) = harness::report::write_atomic(&path, text.as_bytes()) {
             eprintln!("error: failed to write {}: {e}", path.display());
         }
+        // A replayable recording of the shrunk failure beside it (`pbm-hil replay`).
+        let bundle = dir.join(format!("{}.bundle", best.name));
+        let record = harness::record::RecordConfig::new(&cfg.firmware, &spec_text(&cfg.firmware));
+        if let Err(e) = harness::record::record_run(
+            &best,
+            &mut |kind| cfg.firmware.make(kind),
+            &mut harness::events::Discard,
+            &bundle,
+            &record,
+        ) {
+            eprintln!(
+                "error: failed to write the bundle {}: {e}",
+                bundle.display()
+            );
+        }
     }
     outcome.file = Some(file);
     outcome
+}
+
+/// The `--firmware` text of a spec (what a bundle's manifest stores for replay).
+fn spec_text(spec: &harness::dut::FirmwareSpec) -> String {
+    use harness::dut::FirmwareSpec::*;
+    match spec {
+        Reference => "reference".into(),
+        Exec(cmd) => format!("exec:{cmd}"),
+        Tcp(addr) => format!("tcp:{addr}"),
+        Serial { path, baud } => format!("serial:{path}@{baud}"),
+    }
 }
 
 fn figure(r: &RunResult, f: impl Fn(&harness::result::SessionSummary) -> f64) -> f64 {

@@ -60,7 +60,15 @@ pub enum Command {
         /// `csv`, `vcd`, or `csv,vcd` (needs `--out`).
         #[arg(long, value_delimiter = ',')]
         trace: Vec<TraceFormat>,
+        /// Record a replayable bundle of each scenario under `DIR/SCENARIO/` (`pbm-hil replay`).
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// Plant samples kept in a recording, one per this many ms per device.
+        #[arg(long, default_value_t = harness::record::DEFAULT_RECORD_RATE_MS)]
+        record_rate_ms: u64,
     },
+    /// Replay a recorded bundle (re-run against a firmware, or open loop), or judge a field log.
+    Replay(crate::replay::ReplayArgs),
     /// Draw charts that need no run.
     Chart {
         /// Which chart.
@@ -167,6 +175,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             junit,
             seed,
             trace,
+            record,
+            record_rate_ms,
         } => run(
             &paths,
             &firmware,
@@ -174,7 +184,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             junit.as_deref(),
             seed,
             &trace,
+            record.map(|dir| crate::replay::RecordTarget {
+                dir,
+                rate_ms: record_rate_ms,
+                spec_text: firmware.clone(),
+            }),
         ),
+        Command::Replay(args) => crate::replay::main(&args),
         Command::Chart {
             chart: ChartCommand::Device { kind, out },
         } => chart_device(&kind, &out),
@@ -264,12 +280,15 @@ fn run_one(
     firmware: &FirmwareSpec,
     out: Option<&std::path::Path>,
     trace: &[TraceFormat],
+    record: Option<&crate::replay::RecordTarget>,
 ) -> Result<(harness::result::RunResult, Vec<PathBuf>), String> {
     let mut factory = |kind| firmware.make(kind);
+    let mut bench = |reporter: &mut dyn harness::events::Reporter| match record {
+        Some(target) => crate::replay::run_recorded(s, firmware, reporter, target),
+        None => harness::bench::run(s, &mut factory, reporter).map_err(|e| e.to_string()),
+    };
     let Some(dir) = out else {
-        return harness::bench::run(s, &mut factory, &mut harness::events::Discard)
-            .map(|r| (r, Vec::new()))
-            .map_err(|e| e.to_string());
+        return bench(&mut harness::events::Discard).map(|r| (r, Vec::new()));
     };
     let sdir = dir.join(&s.name);
     let mut recorder = harness::charts::TraceRecorder::new();
@@ -287,8 +306,7 @@ fn run_one(
         if let Some(v) = vcd.as_mut() {
             sinks.push(v);
         }
-        harness::bench::run(s, &mut factory, &mut harness::events::Tee(sinks))
-            .map_err(|e| e.to_string())?
+        bench(&mut harness::events::Tee(sinks))?
     };
     let io =
         |e: std::io::Error| format!("failed to write the report under {}: {e}", sdir.display());
@@ -312,6 +330,7 @@ fn run(
     junit: Option<&std::path::Path>,
     seed: Option<u64>,
     trace: &[TraceFormat],
+    record: Option<crate::replay::RecordTarget>,
 ) -> u8 {
     if !trace.is_empty() && out.is_none() {
         eprintln!(
@@ -344,7 +363,7 @@ fn run(
         if progress {
             eprint!("\r\x1b[2K[{}/{}] {}", i + 1, scenarios.len(), s.name);
         }
-        match run_one(s, &firmware, out, trace) {
+        match run_one(s, &firmware, out, trace, record.as_ref()) {
             Ok((r, artifacts)) => {
                 if out.is_some() {
                     summaries.push(harness::report::RunSummary {

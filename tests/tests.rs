@@ -7,4 +7,5 @@ mod charts;
 mod common;
 mod format;
 mod library;
+mod replay;
 mod seeded_bugs;
