@@ -126,3 +126,59 @@ fn every_library_scenario_round_trips_through_toml() {
         }
     }
 }
+
+/// `pbm-hil campaign` on the command line: the same seed gives byte-identical summaries on one
+/// or two threads and when split into shards and merged; the exit code follows the verdicts; a
+/// bad shard is refused with exit code 2.
+#[test]
+fn campaign_cli_is_deterministic_across_jobs_and_shards() {
+    let bin = env!("CARGO_BIN_EXE_pbm-hil");
+    let tmp = std::env::temp_dir().join(format!("pbm-hil-campaign-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .output()
+            .expect("pbm-hil runs");
+        (
+            out.status.code().expect("exit code"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = |name: &str| tmp.join(name).to_string_lossy().into_owned();
+    let common = ["campaign", "--weeks", "4", "--seed", "11", "--shrink-runs", "4"];
+    let with = |extra: &[&str]| [&common[..], extra].concat();
+    let (code_one, err) = run(&with(&["--jobs", "1", "--out", &dir("one")]));
+    assert!(code_one == 0 || code_one == 1, "exit {code_one}: {err}");
+    let (code_two, err) = run(&with(&["--jobs", "2", "--out", &dir("two")]));
+    assert_eq!(code_two, code_one, "{err}");
+    for (i, name) in ["a", "b"].iter().enumerate() {
+        let shard = format!("{}/2", i + 1);
+        let (code, err) = run(&with(&["--jobs", "1", "--shard", &shard, "--out", &dir(name)]));
+        assert!(code == 0 || code == 1, "shard {shard}: exit {code}: {err}");
+    }
+    let (code_merged, err) = run(&[
+        "campaign",
+        "merge",
+        &dir("a"),
+        &dir("b"),
+        "--out",
+        &dir("merged"),
+    ]);
+    assert_eq!(code_merged, code_one, "{err}");
+    let summary = |name: &str| {
+        std::fs::read_to_string(tmp.join(name).join("campaign.json"))
+            .unwrap_or_else(|e| panic!("{name}/campaign.json: {e}"))
+    };
+    let one = summary("one");
+    let parsed: pbm_hil::campaign::Summary = serde_json::from_str(&one).expect("a summary");
+    assert_eq!(parsed.weeks_run, 4);
+    assert_eq!(parsed.passed + parsed.failed + parsed.unjudgeable, 4);
+    assert_eq!(code_one, u8::from(parsed.failed > 0).into());
+    assert_eq!(summary("two"), one, "1 and 2 threads disagree");
+    assert_eq!(summary("merged"), one, "merged shards disagree with the whole");
+    let (code, err) = run(&with(&["--shard", "3/2", "--out", &dir("bad")]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3/2"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

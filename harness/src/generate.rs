@@ -605,7 +605,10 @@ pub fn class_faults(kind: DeviceKind) -> Vec<PlantFault> {
     for s in &hw.strings {
         let s = usize::from(*s);
         out.push(PlantFault::StringOpen(s));
-        out.push(PlantFault::StringShort { string: s, leds: 1 });
+        // A shorted LED needs a string of two or more (the laser probe's single diode has none).
+        if hw.leds_per_string[s] >= 2 {
+            out.push(PlantFault::StringShort { string: s, leds: 1 });
+        }
         out.push(PlantFault::DriverStuckOn(s));
     }
     if hw.fan {
@@ -805,7 +808,8 @@ impl WeekPlan {
                     for_s,
                 } => {
                     let Some(p) = pick(session) else { continue };
-                    if devices[p.device].kind == DeviceKind::Panel {
+                    // Lifting is a contact device's misuse (the format refuses it elsewhere).
+                    if !crate::plant_io::facts(devices[p.device].kind).contact {
                         continue;
                     }
                     let off = p.at_ms + (after_s * 1000).min(p.treatment.remove_after_ms);
