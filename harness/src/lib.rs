@@ -11,6 +11,7 @@ pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
 pub mod properties;
+pub mod protocol;
 pub mod report;
 pub mod result;
 pub mod scenario;
