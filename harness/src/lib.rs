@@ -15,5 +15,6 @@ pub mod protocol;
 pub mod report;
 pub mod result;
 pub mod scenario;
+pub mod transport;
 
 pub use bench::{BenchError, run, run_reference};

@@ -326,7 +326,7 @@ impl core::fmt::Display for DecodeError {
                 expected,
             } => write!(f, "field {field} = {found}, expected {expected}"),
             ErrorKind::Utf8 { field } => write!(f, "field {field} is not UTF-8"),
-            ErrorKind::Text { expected } => write!(f, "expected {expected}"),
+            ErrorKind::Text { expected } => write!(f, "expected `{}`", expected.trim_start()),
             ErrorKind::LineTooLong => {
                 write!(f, "line longer than {MAX_LINE_LEN} bytes without a newline")
             }
