@@ -8,3 +8,4 @@ mod common;
 mod format;
 mod library;
 mod seeded_bugs;
+mod transport;

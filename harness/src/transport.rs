@@ -16,9 +16,9 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,8 +40,9 @@ pub const STDERR_TAIL_BYTES: usize = 4_096;
 pub const RECENT_BYTES: usize = 48;
 /// How long a clean shutdown may take before the child is killed, ms.
 const SHUTDOWN_GRACE_MS: u64 = 500;
-/// Read timeout of a serial port, ms: how often its reader thread checks whether to stop.
-const SERIAL_POLL_MS: u64 = 50;
+/// A read may overrun the frame deadline by this much before the timeout is shortened (setting
+/// it is a system call, not worth making on every read).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
 /// Environment variable: per-frame timeout, ms.
 pub const ENV_FRAME_TIMEOUT_MS: &str = "PBM_HIL_FRAME_TIMEOUT_MS";
@@ -158,46 +159,61 @@ fn wall_now() -> Instant {
     Instant::now()
 }
 
-/// What a reader thread saw.
-enum Chunk {
-    Data([u8; 256], usize),
-    Closed(String),
+/// A byte link the harness reads with a timeout, in its own thread: no reader thread, so a step
+/// costs one write and one read system call on each side.
+trait Port: Send {
+    /// Longest a `read` may block.
+    fn set_timeout(&mut self, timeout: Duration) -> std::io::Result<()>;
+    /// Read what is there, waiting at most the timeout (`TimedOut`/`WouldBlock` when nothing came).
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Write all of `bytes` and push them out.
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Close both directions so the other end sees the end of the stream.
+    fn close(&mut self);
 }
 
-/// Start a thread that forwards `reader`'s bytes to a channel until EOF, an error or `stop`.
-fn spawn_reader(mut reader: Box<dyn Read + Send>, stop: Arc<AtomicBool>) -> Receiver<Chunk> {
-    let (tx, rx): (Sender<Chunk>, Receiver<Chunk>) = channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            match reader.read(&mut buf) {
-                Ok(0) => {
-                    let _ = tx.send(Chunk::Closed("end of stream".into()));
-                    return;
-                }
-                Ok(n) => {
-                    if tx.send(Chunk::Data(buf, n)).is_err() {
-                        return;
-                    }
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut
-                            | std::io::ErrorKind::Interrupted
-                            | std::io::ErrorKind::WouldBlock
-                    ) => {}
-                Err(e) => {
-                    let _ = tx.send(Chunk::Closed(format!("read failed: {e}")));
-                    return;
-                }
-            }
-        }
-    });
-    rx
+impl Port for UnixStream {
+    fn set_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(timeout))
+    }
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Port for TcpStream {
+    fn set_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(timeout))
+    }
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Port for Box<dyn serialport::SerialPort> {
+    fn set_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        serialport::SerialPort::set_timeout(self.as_mut(), timeout).map_err(std::io::Error::from)
+    }
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Read::read(self, buf)
+    }
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)?;
+        self.flush()
+    }
+    fn close(&mut self) {}
 }
 
 /// The tail of a child's stderr, filled by a thread.
@@ -233,7 +249,7 @@ enum Endpoint {
         child: Child,
         stderr: Arc<Mutex<StderrTail>>,
     },
-    Tcp(TcpStream),
+    Tcp,
     Serial,
 }
 
@@ -241,14 +257,14 @@ enum Endpoint {
 pub struct Remote {
     link: String,
     identity: DutIdentity,
-    writer: Box<dyn Write + Send>,
-    rx: Receiver<Chunk>,
-    stop: Arc<AtomicBool>,
+    port: Box<dyn Port>,
+    /// The read timeout currently set on `port`.
+    timeout_set: Duration,
     endpoint: Endpoint,
     decoder: Decoder,
     wire: Wire,
     /// Bytes received but not yet decoded.
-    pending: [u8; 256],
+    pending: [u8; 512],
     pending_at: usize,
     pending_len: usize,
     recent: VecDeque<u8>,
@@ -296,25 +312,27 @@ pub fn exec(command: &str, class: DeviceClass, cfg: &TransportConfig) -> Result<
         c.args(words);
         c
     };
+    // The child's stdin and stdout are one end of a socket pair rather than two pipes: a socket
+    // takes a read timeout, so the harness reads in its own thread without a reader thread.
+    let cannot =
+        |e: std::io::Error| DutError::Transport(format!("exec {command:?}: cannot start: {e}"));
+    let (ours, theirs) = UnixStream::pair().map_err(cannot)?;
+    let theirs_out = theirs.try_clone().map_err(cannot)?;
     let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| DutError::Transport(format!("exec {command:?}: cannot start: {e}")))?;
-    let stdin = child.stdin.take().expect("piped");
-    let stdout = child.stdout.take().expect("piped");
+        .map_err(cannot)?;
+    // `cmd` holds the child's ends until dropped; the child's exit must close the socket.
+    drop(cmd);
     let stderr = spawn_stderr(child.stderr.take().expect("piped"));
-    let stop = Arc::new(AtomicBool::new(false));
-    let rx = spawn_reader(Box::new(stdout), Arc::clone(&stop));
     Remote::handshake(
         format!("exec:{command}"),
-        class,
         cfg,
-        Box::new(stdin),
-        rx,
-        stop,
+        Box::new(ours),
         Endpoint::Exec { child, stderr },
+        class,
     )
 }
 
@@ -342,20 +360,14 @@ pub fn tcp(addr: &str, class: DeviceClass, cfg: &TransportConfig) -> Result<Remo
             last.map_or("no address".into(), |e| e.to_string())
         ))
     })?;
+    // Each reply is one small write: without NODELAY, Nagle's algorithm would hold it back.
     let _ = stream.set_nodelay(true);
-    let io = |e: std::io::Error| DutError::Transport(format!("tcp:{addr}: {e}"));
-    let reader = stream.try_clone().map_err(io)?;
-    let writer = stream.try_clone().map_err(io)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let rx = spawn_reader(Box::new(reader), Arc::clone(&stop));
     Remote::handshake(
         format!("tcp:{addr}"),
-        class,
         cfg,
-        Box::new(writer),
-        rx,
-        stop,
-        Endpoint::Tcp(stream),
+        Box::new(stream),
+        Endpoint::Tcp,
+        class,
     )
 }
 
@@ -367,7 +379,7 @@ pub fn serial(
     cfg: &TransportConfig,
 ) -> Result<Remote, DutError> {
     let port = serialport::new(path, baud)
-        .timeout(Duration::from_millis(SERIAL_POLL_MS))
+        .timeout(Duration::from_millis(cfg.frame_timeout_ms))
         .open()
         .map_err(|e| DutError::Transport(format!("serial:{path}@{baud}: cannot open: {e}")))?;
     serial_port(port, &format!("serial:{path}@{baud}"), class, cfg)
@@ -375,27 +387,19 @@ pub fn serial(
 
 /// Drive a firmware on an already open serial port (a pty in tests, or a port set up by hand).
 pub fn serial_port(
-    mut port: Box<dyn serialport::SerialPort>,
+    port: Box<dyn serialport::SerialPort>,
     label: &str,
     class: DeviceClass,
     cfg: &TransportConfig,
 ) -> Result<Remote, DutError> {
-    let io = |e: serialport::Error| DutError::Transport(format!("{label}: {e}"));
-    port.set_timeout(Duration::from_millis(SERIAL_POLL_MS))
-        .map_err(io)?;
     // Stale bytes from an earlier session would be read as the reply to HELLO.
     let _ = port.clear(serialport::ClearBuffer::Input);
-    let reader = port.try_clone().map_err(io)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let rx = spawn_reader(Box::new(reader), Arc::clone(&stop));
     Remote::handshake(
         label.to_string(),
-        class,
         cfg,
         Box::new(port),
-        rx,
-        stop,
         Endpoint::Serial,
+        class,
     )
 }
 
@@ -413,13 +417,14 @@ fn hex(bytes: impl IntoIterator<Item = u8>) -> String {
 impl Remote {
     fn handshake(
         link: String,
-        class: DeviceClass,
         cfg: &TransportConfig,
-        writer: Box<dyn Write + Send>,
-        rx: Receiver<Chunk>,
-        stop: Arc<AtomicBool>,
+        mut port: Box<dyn Port>,
         endpoint: Endpoint,
+        class: DeviceClass,
     ) -> Result<Remote, DutError> {
+        let frame_timeout = Duration::from_millis(cfg.frame_timeout_ms);
+        port.set_timeout(frame_timeout)
+            .map_err(|e| DutError::Transport(format!("{link}: cannot set a read timeout: {e}")))?;
         let mut r = Remote {
             link,
             identity: DutIdentity {
@@ -427,19 +432,18 @@ impl Remote {
                 version: String::new(),
                 build: String::new(),
             },
-            writer,
-            rx,
-            stop,
+            port,
+            timeout_set: frame_timeout,
             endpoint,
             decoder: Decoder::new(cfg.wire),
             wire: cfg.wire,
-            pending: [0; 256],
+            pending: [0; 512],
             pending_at: 0,
             pending_len: 0,
             recent: VecDeque::with_capacity(RECENT_BYTES),
             tx_buf: [0; MAX_LINE_LEN],
             seq: 0,
-            frame_timeout: Duration::from_millis(cfg.frame_timeout_ms),
+            frame_timeout,
             deadline: wall_now() + Duration::from_secs(cfg.run_timeout_s),
             now_ms: None,
             broken: None,
@@ -558,11 +562,7 @@ impl Remote {
             Wire::Text => protocol::encode_text(frame, seq, &mut self.tx_buf),
         }
         .map_err(|e| DutError::Transport(format!("cannot encode {frame:?}: {e}")))?;
-        let r = self
-            .writer
-            .write_all(&self.tx_buf[..n])
-            .and_then(|()| self.writer.flush());
-        match r {
+        match self.port.send(&self.tx_buf[..n]) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.crashed(&format!(
                 "the firmware closed its input (writing {} failed: {e})",
@@ -581,6 +581,10 @@ impl Remote {
         let request = frame.frame_type();
         let expected = request.reply().expect("a request");
         let seq = self.seq;
+        if self.timeout_set != self.frame_timeout {
+            let _ = self.port.set_timeout(self.frame_timeout);
+            self.timeout_set = self.frame_timeout;
+        }
         self.send(frame)?;
         let started = wall_now();
         loop {
@@ -601,18 +605,29 @@ impl Remote {
                     let msg = format!("{what}{}", self.context());
                     return Err(self.fail(DutError::Timeout(msg)));
                 }
-                match self.rx.recv_timeout(until - now) {
-                    Ok(Chunk::Data(buf, n)) => {
-                        self.pending[..n].copy_from_slice(&buf[..n]);
+                // Shorten the read timeout only when the deadline is near (a system call each time).
+                let wait = until - now;
+                if wait + TIMEOUT_SLACK < self.timeout_set {
+                    let _ = self.port.set_timeout(wait.max(Duration::from_millis(1)));
+                    self.timeout_set = wait;
+                }
+                match self.port.read(&mut self.pending) {
+                    Ok(0) => {
+                        return Err(self.crashed("the firmware closed the link"));
+                    }
+                    Ok(n) => {
                         self.pending_at = 0;
                         self.pending_len = n;
                     }
-                    Ok(Chunk::Closed(why)) => {
-                        return Err(self.crashed(&format!("the firmware closed the link ({why})")));
-                    }
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => {
-                        return Err(self.crashed("the firmware's reader stopped"));
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::TimedOut
+                                | std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => {
+                        return Err(self.crashed(&format!("reading from the firmware failed: {e}")));
                     }
                 }
             }
@@ -627,7 +642,17 @@ impl Remote {
             self.pending_at += used;
             let reply = match result {
                 Ok(None) => continue,
-                Err(e) => Err(DutError::Malformed(format!("{e}"))),
+                Err(e) => {
+                    // Show the rest of what came with the bad byte, not just the byte.
+                    let rest = &self.pending[self.pending_at..self.pending_len];
+                    for &b in rest.iter().take(RECENT_BYTES / 2) {
+                        if self.recent.len() == RECENT_BYTES {
+                            self.recent.pop_front();
+                        }
+                        self.recent.push_back(b);
+                    }
+                    Err(DutError::Malformed(format!("{e}")))
+                }
                 Ok(Some(rx)) => {
                     let got = rx.frame.frame_type();
                     if let Frame::Error { code, message } = rx.frame {
@@ -695,9 +720,8 @@ impl Remote {
     }
 
     fn teardown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Closing stdin tells a child at EOF that the session is over.
-        self.writer = Box::new(std::io::sink());
+        // The end of the stream tells a child or a TCP server that the session is over.
+        self.port.close();
         match &mut self.endpoint {
             Endpoint::Exec { child, .. } => {
                 // A firmware that said BYE exits by itself; give it a moment, then kill.
@@ -711,10 +735,7 @@ impl Remote {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            Endpoint::Tcp(stream) => {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
-            Endpoint::Serial => {}
+            Endpoint::Tcp | Endpoint::Serial => {}
         }
     }
 }
