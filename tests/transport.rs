@@ -246,7 +246,7 @@ fn each_misbehaviour_is_reported_with_step_bytes_and_stderr() {
         Fault {
             misbehave: "truncate:3",
             kind: |e| matches!(e, DutError::Timeout(_)),
-            says: &["a frame was incomplete", "step now_ms=20", "a5 83 02"],
+            says: &["a frame was incomplete", "step now_ms=20", "a5 83 04 16 00"],
         },
         Fault {
             misbehave: "bad-crc:3",
@@ -417,4 +417,18 @@ fn cli_keeps_the_trace_of_a_crashed_firmware_and_exits_3() {
         .count();
     assert!(rows > 1000, "{} has only {rows} lines", csv[0].display());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn realtime_pacing_records_the_jitter_of_every_step() {
+    let pacing = std::sync::Arc::new(transport::Pacing::default());
+    let cfg = TransportConfig {
+        pacing: Some(std::sync::Arc::clone(&pacing)),
+        ..TransportConfig::default()
+    };
+    assert_eq!(pacing.jitter(), None);
+    drive(&cfg, FW).expect("a paced run works");
+    let j = pacing.jitter().expect("steps were paced");
+    assert_eq!(j.steps, 10);
+    assert!(j.p50_us <= j.p99_us && j.p99_us <= j.max_us, "{j:?}");
 }

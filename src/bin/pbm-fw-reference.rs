@@ -38,8 +38,8 @@ struct Args {
     /// Serve on a serial port, `PATH[@BAUD]` (115200 baud by default).
     #[arg(long)]
     serial: Option<String>,
-    /// Test-only faults: crash-at-step:N, hang-at-step:N, garbage[:N], truncate[:N],
-    /// bad-crc[:N], wrong-version, slow:MS, out-of-order[:N].
+    /// Test-only faults: `crash-at-step:N`, `hang-at-step:N`, `garbage[:N]`, `truncate[:N]`,
+    /// `bad-crc[:N]`, `wrong-version`, `slow:MS`, `out-of-order[:N]`.
     #[arg(long, value_parser = Misbehaviour::parse)]
     misbehave: Vec<Misbehaviour>,
 }
