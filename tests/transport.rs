@@ -207,6 +207,13 @@ fn check_fault(f: &Fault) {
     let err = drive(&cfg, &command).expect_err(f.misbehave);
     assert!((f.kind)(&err), "{}: wrong kind: {err:?}", f.misbehave);
     let msg = err.to_string();
+    let truncated = f.misbehave.starts_with("truncate");
+    assert_eq!(
+        msg.contains("a frame was incomplete"),
+        truncated,
+        "{}: {msg}",
+        f.misbehave
+    );
     for s in f.says {
         assert!(msg.contains(s), "{}: {msg:?} lacks {s:?}", f.misbehave);
     }
