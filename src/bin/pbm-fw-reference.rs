@@ -16,6 +16,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::fd::AsFd as _;
 use std::time::Duration;
 
 use clap::Parser;
@@ -390,9 +391,17 @@ fn main() -> std::process::ExitCode {
     } else if let Some(spec) = &args.serial {
         serve_serial(spec, &args.misbehave)
     } else {
+        // Rust's stdout is line-buffered: it would split a binary frame at every 0x0A byte into
+        // two writes (and wake the harness twice). An unbuffered handle on the same descriptor
+        // sends each reply in one write.
         let mut input = std::io::stdin().lock();
-        let mut output = std::io::stdout().lock();
-        Session::new(&args.misbehave).serve(&mut input, &mut output, true)
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => {
+                let mut output = std::fs::File::from(fd);
+                Session::new(&args.misbehave).serve(&mut input, &mut output, true)
+            }
+            Err(e) => Err(e),
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
