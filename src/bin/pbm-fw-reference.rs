@@ -8,7 +8,7 @@
 //!
 //! Misbehaviours (test-only; `N` is the 1-based number of the `STEP` whose reply is hit, counted
 //! over the whole session, default 3):
-//! `crash-at-step:N` (panics: stderr message, exit code 101), `hang-at-step:N` (never answers),
+//! `crash-at-step:N` (a message on stderr, then abort: SIGABRT), `hang-at-step:N` (never answers),
 //! `garbage[:N]` (answers bytes that are not a frame), `truncate[:N]` (sends half the reply, then
 //! nothing), `bad-crc[:N]` (a corrupted CRC), `wrong-version` (`IDENTIFY` says protocol 2),
 //! `slow:MS` (waits MS ms before every reply), `out-of-order[:N]` (the reply carries the wrong
@@ -249,10 +249,13 @@ impl Session<'_> {
                     Misbehaviour::CrashAtStep(n) => Some(n),
                     _ => None,
                 }) {
-                    panic!(
+                    // Abort, like a C firmware's segfault: at once, with no unwinding or
+                    // backtrace that would keep the link open while it prints.
+                    eprintln!(
                         "pbm-fw-reference: injected crash at step {} (now_ms={})",
                         self.steps, input.now_ms
                     );
+                    std::process::abort();
                 }
                 if self.hit(|m| match m {
                     Misbehaviour::HangAtStep(n) => Some(n),
