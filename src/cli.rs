@@ -44,9 +44,13 @@ pub enum Command {
         /// Scenario files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Firmware to test: `reference` (the built-in reference firmware).
+        /// Firmware to test: `reference` (built in), `exec:COMMAND`, `tcp:HOST:PORT` or
+        /// `serial:PATH[@BAUD]` (docs/protocol.md).
         #[arg(long, default_value = "reference")]
         firmware: String,
+        /// Transport timeouts and pacing.
+        #[command(flatten)]
+        transport: TransportArgs,
         /// Folder for per-scenario reports (`DIR/SCENARIO/report.json`).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -111,6 +115,37 @@ pub enum Command {
     },
 }
 
+/// Flags of a firmware reached over a transport (`exec:`, `tcp:`, `serial:`).
+#[derive(Debug, clap::Args)]
+pub struct TransportArgs {
+    /// Longest wait for one reply from the firmware, ms (default 2000, or `PBM_HIL_FRAME_TIMEOUT_MS`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub frame_timeout_ms: Option<u64>,
+    /// Longest wall-clock time for one device's run, s (default 3600, or `PBM_HIL_RUN_TIMEOUT_S`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub run_timeout_s: Option<u64>,
+    /// Pace steps to the wall clock (a week takes a week) and report step jitter at the end.
+    #[arg(long)]
+    pub realtime: bool,
+}
+
+impl TransportArgs {
+    /// The transport settings: flags over environment variables over defaults.
+    fn config(&self) -> Result<harness::transport::TransportConfig, String> {
+        let mut cfg = harness::transport::TransportConfig::from_env()?;
+        if let Some(ms) = self.frame_timeout_ms {
+            cfg.frame_timeout_ms = ms;
+        }
+        if let Some(s) = self.run_timeout_s {
+            cfg.run_timeout_s = s;
+        }
+        if self.realtime {
+            cfg.pacing = Some(std::sync::Arc::default());
+        }
+        Ok(cfg)
+    }
+}
+
 /// Trace export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TraceFormat {
@@ -171,6 +206,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Run {
             paths,
             firmware,
+            transport,
             out,
             junit,
             seed,
@@ -180,6 +216,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         } => run(
             &paths,
             &firmware,
+            &transport,
             out.as_deref(),
             junit.as_deref(),
             seed,
@@ -278,13 +315,14 @@ fn chart_device(kind: &str, out: &std::path::Path) -> u8 {
 fn run_one(
     s: &harness::scenario::Scenario,
     firmware: &FirmwareSpec,
+    transport: &harness::transport::TransportConfig,
     out: Option<&std::path::Path>,
     trace: &[TraceFormat],
     record: Option<&crate::replay::RecordTarget>,
 ) -> Result<(harness::result::RunResult, Vec<PathBuf>), String> {
-    let mut factory = |kind| firmware.make(kind);
+    let mut factory = |kind| firmware.make_with(kind, transport);
     let mut bench = |reporter: &mut dyn harness::events::Reporter| match record {
-        Some(target) => crate::replay::run_recorded(s, firmware, reporter, target),
+        Some(target) => crate::replay::run_recorded(s, firmware, transport, reporter, target),
         None => harness::bench::run(s, &mut factory, reporter).map_err(|e| e.to_string()),
     };
     let Some(dir) = out else {
@@ -306,10 +344,32 @@ fn run_one(
         if let Some(v) = vcd.as_mut() {
             sinks.push(v);
         }
-        bench(&mut harness::events::Tee(sinks))?
+        bench(&mut harness::events::Tee(sinks))
     };
     let io =
         |e: std::io::Error| format!("failed to write the report under {}: {e}", sdir.display());
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            // A failed firmware is what the engineer will debug: keep the trace up to the failure.
+            let mut kept = Vec::new();
+            let error = format!("{e}\n");
+            if harness::report::write_atomic(&sdir.join("error.txt"), error.as_bytes()).is_ok() {
+                kept.push(sdir.join("error.txt"));
+            }
+            if let Some(c) = csv {
+                kept.extend(c.finish().unwrap_or_default());
+            }
+            if let Some(v) = vcd {
+                kept.extend(v.finish().unwrap_or_default());
+            }
+            let kept: Vec<String> = kept.iter().map(|p| p.display().to_string()).collect();
+            return Err(format!(
+                "{e}\n  kept up to the failure: {}",
+                kept.join(", ")
+            ));
+        }
+    };
     let json = serde_json::to_vec_pretty(&result).expect("results serialise");
     harness::report::write_atomic(&sdir.join("report.json"), &json).map_err(io)?;
     let mut files =
@@ -326,6 +386,7 @@ fn run_one(
 fn run(
     paths: &[PathBuf],
     firmware: &str,
+    transport: &TransportArgs,
     out: Option<&std::path::Path>,
     junit: Option<&std::path::Path>,
     seed: Option<u64>,
@@ -345,6 +406,17 @@ fn run(
             return EXIT_INVALID_INPUT;
         }
     };
+    let transport = match transport.config() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID_INPUT;
+        }
+    };
+    if transport.pacing.is_some() && firmware == FirmwareSpec::Reference {
+        eprintln!("error: --realtime paces a firmware over a transport (exec:, tcp:, serial:)");
+        return EXIT_INVALID_INPUT;
+    }
     let mut scenarios = match load(paths) {
         Ok(s) => s,
         Err(code) => return code,
@@ -363,7 +435,7 @@ fn run(
         if progress {
             eprint!("\r\x1b[2K[{}/{}] {}", i + 1, scenarios.len(), s.name);
         }
-        match run_one(s, &firmware, out, trace, record.as_ref()) {
+        match run_one(s, &firmware, &transport, out, trace, record.as_ref()) {
             Ok((r, artifacts)) => {
                 if out.is_some() {
                     summaries.push(harness::report::RunSummary {
@@ -396,6 +468,12 @@ fn run(
     }
     if progress {
         eprintln!("\r\x1b[2K{} scenario(s) run", scenarios.len());
+    }
+    if let Some(j) = transport.pacing.as_ref().and_then(|p| p.jitter()) {
+        println!(
+            "real-time step jitter over {} steps: p50 {} µs, p99 {} µs, max {} µs",
+            j.steps, j.p50_us, j.p99_us, j.max_us
+        );
     }
     print!("{}", output::summary_table(&results));
     for r in &results {

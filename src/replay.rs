@@ -68,6 +68,7 @@ pub struct RecordTarget {
 pub fn run_recorded(
     s: &harness::scenario::Scenario,
     firmware: &FirmwareSpec,
+    transport: &harness::transport::TransportConfig,
     reporter: &mut dyn Reporter,
     target: &RecordTarget,
 ) -> Result<RunResult, String> {
@@ -75,7 +76,13 @@ pub fn run_recorded(
     let mut cfg = RecordConfig::new(firmware, &target.spec_text);
     cfg.rate_ms = target.rate_ms;
     let (result, _) =
-        harness::record::record_run(s, &mut |kind| firmware.make(kind), reporter, &dir, &cfg)
+        harness::record::record_run(
+            s,
+            &mut |kind| firmware.make_with(kind, transport),
+            reporter,
+            &dir,
+            &cfg,
+        )
             .map_err(|e| format!("failed to write the bundle: {e}"))?;
     result.map_err(|e| e.to_string())
 }

@@ -9,3 +9,4 @@ mod format;
 mod library;
 mod replay;
 mod seeded_bugs;
+mod transport;

@@ -8,6 +8,8 @@
 
 use firmware::boundary::{InputFrame, NVM_SIZE, OutputFrame};
 
+use crate::transport::{self, TransportConfig};
+
 /// Who the firmware says it is (from the in-process crate or a transport's handshake).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DutIdentity {
@@ -20,17 +22,29 @@ pub struct DutIdentity {
 }
 
 /// Why a firmware or its transport failed: exit code 3 territory, never a property verdict.
+///
+/// A transport's message names the link, the step (`now_ms`), the last bytes received and, for a
+/// child process, the tail of its stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum DutError {
     /// The firmware process crashed or closed its end.
     #[error("firmware crashed: {0}")]
     Crashed(String),
-    /// The firmware did not answer in time.
-    #[error("firmware timed out after {0} ms")]
-    Timeout(u64),
-    /// The firmware sent a frame the protocol does not allow.
+    /// The firmware did not answer in time (per-frame or whole-run timeout).
+    #[error("firmware timed out: {0}")]
+    Timeout(String),
+    /// The firmware sent bytes that do not decode as a frame.
     #[error("malformed frame from firmware: {0}")]
     Malformed(String),
+    /// The firmware answered with the wrong frame type or sequence number.
+    #[error("firmware reply out of order: {0}")]
+    OutOfOrder(String),
+    /// The firmware speaks another protocol version.
+    #[error("protocol version mismatch: {0}")]
+    Version(String),
+    /// The firmware answered with an `ERROR` frame.
+    #[error("firmware reported an error: {0}")]
+    Reported(String),
     /// The transport could not be set up or used.
     #[error("transport failed: {0}")]
     Transport(String),
@@ -46,6 +60,11 @@ pub trait Dut {
     fn step(&mut self, input: &InputFrame) -> Result<OutputFrame, DutError>;
     /// Power off: the firmware loses its RAM; the next call is `boot`.
     fn power_off(&mut self);
+    /// End of the run: a transport says goodbye and closes the link (dropping does the same,
+    /// without reporting how it went). Nothing to do in process.
+    fn shutdown(&mut self) -> Result<(), DutError> {
+        Ok(())
+    }
 }
 
 /// Signature of the in-process firmware's constructor: boot a device class with an NVM image.
@@ -187,14 +206,29 @@ impl FirmwareSpec {
         Err(format!("{s:?} is not a firmware; {expected}"))
     }
 
-    /// Make the device under test for one device of `kind`.
+    /// Make the device under test for one device of `kind`, with the transport settings of
+    /// [`TransportConfig::from_env`] (defaults when the variables are unset).
     pub fn make(&self, kind: sim::device::DeviceKind) -> Result<Box<dyn Dut>, DutError> {
-        match self {
-            FirmwareSpec::Reference => Ok(Box::new(reference(crate::plant_io::device_class(kind)))),
-            other => Err(DutError::Transport(format!(
-                "{other:?}: this transport is not built yet"
-            ))),
-        }
+        let cfg = TransportConfig::from_env().map_err(DutError::Transport)?;
+        self.make_with(kind, &cfg)
+    }
+
+    /// Make the device under test for one device of `kind`: connect, handshake (a transport
+    /// learns the firmware's identity here) and hand it to the bench.
+    pub fn make_with(
+        &self,
+        kind: sim::device::DeviceKind,
+        cfg: &TransportConfig,
+    ) -> Result<Box<dyn Dut>, DutError> {
+        let class = crate::plant_io::device_class(kind);
+        Ok(match self {
+            FirmwareSpec::Reference => Box::new(reference(class)),
+            FirmwareSpec::Exec(cmd) => Box::new(transport::exec(cmd, class, cfg)?),
+            FirmwareSpec::Tcp(addr) => Box::new(transport::tcp(addr, class, cfg)?),
+            FirmwareSpec::Serial { path, baud } => {
+                Box::new(transport::serial(path, *baud, class, cfg)?)
+            }
+        })
     }
 }
 

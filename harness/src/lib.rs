@@ -12,10 +12,12 @@ pub mod monitor;
 pub mod plant_io;
 pub mod prescription;
 pub mod properties;
+pub mod protocol;
 pub mod record;
 pub mod replay;
 pub mod report;
 pub mod result;
 pub mod scenario;
+pub mod transport;
 
 pub use bench::{BenchError, run, run_reference};
