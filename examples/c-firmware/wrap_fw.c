@@ -95,7 +95,12 @@ static const program PROGRAMS[] = {{WRAP_FULL}, {WRAP_FULL}, {WRAP_FULL},
 #define DEBOUNCE_MS 20u
 #define CONFIRM_MS 30u             /* a fault condition must hold this long to latch */
 #define PAUSE_TIMEOUT_MS 300000u
-#define TREAT_TICK_MS 10u
+/* Control tick while treating, ms. 100 ms, not the reference's 10 ms: the harness also steps on
+ * every input change (contact loss, a press, an injected fault), the dose overshoot at the
+ * target is 1.6 mJ/cm2 per tick, and a 10x smaller step count keeps a simulated week fast. */
+#define TREAT_TICK_MS 100u
+/* Tick while a press is being debounced or a fault confirmed, ms. */
+#define SETTLE_TICK_MS 10u
 #define PAUSE_WAKE_MS 100u
 #define IDLE_WAKE_MS 60000u
 #define MIN_CHECKED_MA 20.0f       /* string checks need this much expected current */
@@ -430,7 +435,9 @@ static void wrap_step(void *ctx, const pbm_input *in, pbm_output *out)
         out->nvm_data[3] = (uint8_t)(w->boots >> 8);
     }
 
-    if (w->phase == PH_TREATING || w->suspect || w->candidate != w->stable)
+    if (w->suspect || w->candidate != w->stable)
+        out->next_wake_ms = SETTLE_TICK_MS;
+    else if (w->phase == PH_TREATING)
         out->next_wake_ms = TREAT_TICK_MS;
     else if (w->phase == PH_PAUSED)
         out->next_wake_ms = PAUSE_WAKE_MS;
