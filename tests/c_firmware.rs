@@ -18,11 +18,11 @@ use harness::dut::{Dut, DutError, FirmwareSpec};
 use harness::properties::PropertyId;
 use harness::protocol::{self, Frame, Identify};
 use harness::result::{RunResult, Status};
-use harness::scenario::Scenario;
+use harness::scenario::{Action, Scenario};
 use sim::body::Zone;
 use sim::device::DeviceKind;
 
-use crate::common::{device, scenario, treat};
+use crate::common::{act, device, scenario, treat};
 
 /// The compiler flags of `examples/c-firmware/Makefile` (kept in step with it by hand: the test
 /// compiles the sources itself so that it needs no `make` and writes nothing into the source
@@ -512,4 +512,32 @@ fn c_wrap_under_a_blanket_stays_cool_without_derating() {
         },
     );
     assert!(r.passed());
+}
+
+/// Lifted off the skin mid-session and put back: the contact interlock cuts emission at once
+/// (the harness steps the firmware on the input change) and the session pauses.
+#[test]
+fn c_wrap_stops_emitting_when_lifted() {
+    let w = DeviceKind::Wrap;
+    let s = scenario(
+        "c-wrap-lift-off",
+        1,
+        vec![device(
+            "wrap",
+            w,
+            vec![
+                treat(w, 0, 19, 0, Zone::LeftCalf, 20),
+                act(0, 19, 5, Action::LiftOff),
+            ],
+        )],
+        vec![],
+    );
+    check(
+        &s,
+        &Expect {
+            held: &[InterlockContact, IdleDark],
+            violated: &[],
+            ran_anyway: &[],
+        },
+    );
 }
