@@ -890,7 +890,7 @@ impl Decoder {
 
     /// True when the decoder is between frames (nothing partial buffered).
     pub fn idle(&self) -> bool {
-        self.len == 0 && !self.skipping
+        (self.len == 0 || self.ready) && !self.skipping
     }
 
     /// Take bytes from `input` up to the end of the next frame.
@@ -2015,6 +2015,11 @@ mod tests {
             seen.push(r.map(|f| f.map(|rx| (rx.seq, rx.frame.frame_type()))));
         }
         assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(d.idle(), "a complete frame leaves the decoder idle");
+        assert!(
+            d.feed(&[SYNC, 0x82]).1.is_ok() && !d.idle(),
+            "half a frame is not idle"
+        );
         assert_eq!(seen[0], Ok(Some((1, FrameType::Booted))));
         assert!(matches!(seen[1], Err(DecodeError { offset: 7, .. })));
         assert_eq!(seen[2], Ok(Some((2, FrameType::PoweredOff))));

@@ -8,7 +8,7 @@
 //!
 //! Misbehaviours (test-only; `N` is the 1-based number of the `STEP` whose reply is hit, counted
 //! over the whole session, default 3):
-//! `crash-at-step:N` (panics: stderr message, exit code 101), `hang-at-step:N` (never answers),
+//! `crash-at-step:N` (a message on stderr, then abort: SIGABRT), `hang-at-step:N` (never answers),
 //! `garbage[:N]` (answers bytes that are not a frame), `truncate[:N]` (sends half the reply, then
 //! nothing), `bad-crc[:N]` (a corrupted CRC), `wrong-version` (`IDENTIFY` says protocol 2),
 //! `slow:MS` (waits MS ms before every reply), `out-of-order[:N]` (the reply carries the wrong
@@ -16,6 +16,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::os::fd::AsFd as _;
 use std::time::Duration;
 
 use clap::Parser;
@@ -38,8 +39,8 @@ struct Args {
     /// Serve on a serial port, `PATH[@BAUD]` (115200 baud by default).
     #[arg(long)]
     serial: Option<String>,
-    /// Test-only faults: crash-at-step:N, hang-at-step:N, garbage[:N], truncate[:N],
-    /// bad-crc[:N], wrong-version, slow:MS, out-of-order[:N].
+    /// Test-only faults: `crash-at-step:N`, `hang-at-step:N`, `garbage[:N]`, `truncate[:N]`,
+    /// `bad-crc[:N]`, `wrong-version`, `slow:MS`, `out-of-order[:N]`.
     #[arg(long, value_parser = Misbehaviour::parse)]
     misbehave: Vec<Misbehaviour>,
 }
@@ -248,10 +249,13 @@ impl Session<'_> {
                     Misbehaviour::CrashAtStep(n) => Some(n),
                     _ => None,
                 }) {
-                    panic!(
+                    // Abort, like a C firmware's segfault: at once, with no unwinding or
+                    // backtrace that would keep the link open while it prints.
+                    eprintln!(
                         "pbm-fw-reference: injected crash at step {} (now_ms={})",
                         self.steps, input.now_ms
                     );
+                    std::process::abort();
                 }
                 if self.hit(|m| match m {
                     Misbehaviour::HangAtStep(n) => Some(n),
@@ -390,9 +394,17 @@ fn main() -> std::process::ExitCode {
     } else if let Some(spec) = &args.serial {
         serve_serial(spec, &args.misbehave)
     } else {
+        // Rust's stdout is line-buffered: it would split a binary frame at every 0x0A byte into
+        // two writes (and wake the harness twice). An unbuffered handle on the same descriptor
+        // sends each reply in one write.
         let mut input = std::io::stdin().lock();
-        let mut output = std::io::stdout().lock();
-        Session::new(&args.misbehave).serve(&mut input, &mut output, true)
+        match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => {
+                let mut output = std::fs::File::from(fd);
+                Session::new(&args.misbehave).serve(&mut input, &mut output, true)
+            }
+            Err(e) => Err(e),
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
