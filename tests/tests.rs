@@ -1,6 +1,7 @@
 //! The one integration-test binary: modules per area, data-driven where possible.
 
 mod bench;
+mod c_firmware;
 mod calibration;
 mod campaign;
 mod charts;
