@@ -383,6 +383,10 @@ fn run_one(
     Ok((result, files))
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the flags of one subcommand, passed straight from clap"
+)]
 fn run(
     paths: &[PathBuf],
     firmware: &str,

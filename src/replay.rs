@@ -75,15 +75,14 @@ pub fn run_recorded(
     let dir = target.dir.join(&s.name);
     let mut cfg = RecordConfig::new(firmware, &target.spec_text);
     cfg.rate_ms = target.rate_ms;
-    let (result, _) =
-        harness::record::record_run(
-            s,
-            &mut |kind| firmware.make_with(kind, transport),
-            reporter,
-            &dir,
-            &cfg,
-        )
-            .map_err(|e| format!("failed to write the bundle: {e}"))?;
+    let (result, _) = harness::record::record_run(
+        s,
+        &mut |kind| firmware.make_with(kind, transport),
+        reporter,
+        &dir,
+        &cfg,
+    )
+    .map_err(|e| format!("failed to write the bundle: {e}"))?;
     result.map_err(|e| e.to_string())
 }
 

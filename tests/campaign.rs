@@ -146,7 +146,15 @@ fn campaign_cli_is_deterministic_across_jobs_and_shards() {
         )
     };
     let dir = |name: &str| tmp.join(name).to_string_lossy().into_owned();
-    let common = ["campaign", "--weeks", "4", "--seed", "11", "--shrink-runs", "4"];
+    let common = [
+        "campaign",
+        "--weeks",
+        "4",
+        "--seed",
+        "11",
+        "--shrink-runs",
+        "4",
+    ];
     let with = |extra: &[&str]| -> Vec<String> {
         common.iter().chain(extra).map(|a| a.to_string()).collect()
     };
@@ -156,7 +164,14 @@ fn campaign_cli_is_deterministic_across_jobs_and_shards() {
     assert_eq!(code_two, code_one, "{err}");
     for (i, name) in ["a", "b"].iter().enumerate() {
         let shard = format!("{}/2", i + 1);
-        let (code, err) = run(&with(&["--jobs", "1", "--shard", &shard, "--out", &dir(name)]));
+        let (code, err) = run(&with(&[
+            "--jobs",
+            "1",
+            "--shard",
+            &shard,
+            "--out",
+            &dir(name),
+        ]));
         assert!(code == 0 || code == 1, "shard {shard}: exit {code}: {err}");
     }
     let (code_merged, err) = run(&[
@@ -178,7 +193,11 @@ fn campaign_cli_is_deterministic_across_jobs_and_shards() {
     assert_eq!(parsed.passed + parsed.failed + parsed.unjudgeable, 4);
     assert_eq!(code_one, i32::from(parsed.failed > 0));
     assert_eq!(summary("two"), one, "1 and 2 threads disagree");
-    assert_eq!(summary("merged"), one, "merged shards disagree with the whole");
+    assert_eq!(
+        summary("merged"),
+        one,
+        "merged shards disagree with the whole"
+    );
     let (code, err) = run(&with(&["--shard", "3/2", "--out", &dir("bad")]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("3/2"), "{err}");
