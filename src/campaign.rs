@@ -382,6 +382,32 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Summary, String> {
     Ok(summarise(seed.unwrap_or_default(), weeks))
 }
 
+/// The campaign chart (`campaign.svg`/`.png`): the three per-week distributions against their
+/// default limits, and the weeks violating each property.
+pub fn chart(s: &Summary) -> std::io::Result<harness::charts::Chart> {
+    use harness::charts::campaign::{CampaignFigure, CampaignLimits};
+    let limits = harness::properties::Limits::default();
+    let per_week = |f: fn(&WeekOutcome) -> Option<f64>| s.weeks.iter().filter_map(f).collect();
+    let figure = CampaignFigure {
+        title: format!(
+            "campaign seed {}: {} weeks, {} passed, {} failed, {} unjudgeable",
+            s.seed, s.weeks_run, s.passed, s.failed, s.unjudgeable
+        ),
+        peak_skin_c: per_week(|w| w.peak_skin_c),
+        cem43: per_week(|w| w.cem43_max),
+        dose_error: per_week(|w| w.dose_error_max),
+        violations: s.violations.clone(),
+        limits: CampaignLimits {
+            skin_normal_c: limits.skin_normal_c,
+            skin_absolute_c: limits.skin_absolute_c,
+            cem43_normal: limits.cem43_normal,
+            cem43_fault: limits.cem43_fault,
+            dose_tolerance: limits.dose_tolerance,
+        },
+    };
+    harness::charts::render("campaign", &figure)
+}
+
 /// The short table printed after a campaign.
 pub fn table(s: &Summary) -> String {
     use std::fmt::Write as _;

@@ -570,8 +570,24 @@ fn finish(summary: &campaign::Summary, out: &std::path::Path) -> u8 {
         eprintln!("error: failed to write {}: {e}", path.display());
         return EXIT_INVALID_INPUT;
     }
+    let chart = campaign::chart(summary).and_then(|c| {
+        let svg = out.join("campaign.svg");
+        harness::report::write_atomic(&svg, c.svg.as_bytes())?;
+        harness::report::write_atomic(&out.join("campaign.png"), &c.png)?;
+        Ok(svg)
+    });
     print!("{}", campaign::table(summary));
     println!("summary: {}", path.display());
+    match chart {
+        Ok(svg) => println!("chart: {}", svg.display()),
+        Err(e) => {
+            eprintln!(
+                "error: failed to write the campaign chart under {}: {e}",
+                out.display()
+            );
+            return EXIT_INVALID_INPUT;
+        }
+    }
     if summary.failed == 0 {
         EXIT_OK
     } else {

@@ -7,6 +7,7 @@
 //! needs no system fonts. Charts are drawn after the run from a [`TraceRecorder`] and the
 //! [`crate::result::RunResult`], never on the loop's hot path.
 
+pub mod campaign;
 pub mod device;
 pub mod dose_map;
 pub mod font;
