@@ -139,11 +139,12 @@ fn run_with(
             t_ms: 0,
             source,
         })?;
-        firmware_ids.push(format!(
-            "{} {}",
-            dut.identity().name,
-            dut.identity().version
-        ));
+        let identity = dut.identity();
+        firmware_ids.push(if identity.build.is_empty() {
+            format!("{} {}", identity.name, identity.version)
+        } else {
+            format!("{} {} ({})", identity.name, identity.version, identity.build)
+        });
         let mut tee = HashingReporter {
             hash: &mut hash,
             inner: reporter,
@@ -151,6 +152,13 @@ fn run_with(
         let mut device_run = DeviceRun::new(scenario, index, &mut *dut);
         device_run.fixed_step = fixed_step;
         let outcome = device_run.run(&mut tee)?;
+        // A transport says goodbye here, so a firmware that fails to shut down cleanly is
+        // reported rather than lost in a drop.
+        dut.shutdown().map_err(|source| BenchError::Dut {
+            device: device.id.clone(),
+            t_ms: scenario.duration_ms,
+            source,
+        })?;
         let (c, v, k) = outcome.tallies;
         for i in 0..n {
             checks[i] += c[i];
