@@ -143,7 +143,10 @@ fn run_with(
         firmware_ids.push(if identity.build.is_empty() {
             format!("{} {}", identity.name, identity.version)
         } else {
-            format!("{} {} ({})", identity.name, identity.version, identity.build)
+            format!(
+                "{} {} ({})",
+                identity.name, identity.version, identity.build
+            )
         });
         let mut tee = HashingReporter {
             hash: &mut hash,
