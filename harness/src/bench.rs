@@ -856,28 +856,28 @@ impl<'a> DeviceRun<'a> {
         let caps = prescription::zone_caps(self.kind, zone);
         let skin_c = truth.hottest_skin_c;
         let zone_idx = plant_io::zone_index(zone);
+        let history = self.monitor.history();
+        // Judged against `limits`: the scenario's, or with no dose tolerance for the gray zone.
+        let judge = |p: &prescription::ProgramSpec, limits: &crate::properties::Limits| {
+            must_refuse_reason(
+                &history,
+                &crate::monitor::Request {
+                    zone: zone_idx,
+                    t_ms: self.t,
+                    program: p,
+                    caps: &caps,
+                    skin_c,
+                    ambient_c: self.ambient_c,
+                },
+                limits,
+            )
+        };
         let must_refuse = match &program {
-            Some(p) => {
-                if p.zone != zone {
-                    Some(format!(
-                        "program {} is for {:?}, device is on {zone:?}",
-                        self.program, p.zone
-                    ))
-                } else {
-                    must_refuse_reason(
-                        &self.monitor.history(),
-                        &crate::monitor::Request {
-                            zone: zone_idx,
-                            t_ms: self.t,
-                            program: p,
-                            caps: &caps,
-                            skin_c,
-                            ambient_c: self.ambient_c,
-                        },
-                        &self.scenario.limits,
-                    )
-                }
-            }
+            Some(p) if p.zone != zone => Some(format!(
+                "program {} is for {:?}, device is on {zone:?}",
+                self.program, p.zone
+            )),
+            Some(p) => judge(p, &self.scenario.limits),
             None => Some(format!("no program {} on this device", self.program)),
         };
         let clean = !self.monitor.fault_injected
@@ -895,16 +895,8 @@ impl<'a> DeviceRun<'a> {
         // reference refusing 45 + 9 J/cm² against a 49.5 J/cm² weekly cap, which the bench had
         // required it to run).
         let within_caps = match &program {
-            Some(p) if p.zone == zone => must_refuse_reason(
-                &self.monitor.history(),
-                &crate::monitor::Request {
-                    zone: zone_idx,
-                    t_ms: self.t,
-                    program: p,
-                    caps: &caps,
-                    skin_c,
-                    ambient_c: self.ambient_c,
-                },
+            Some(p) if p.zone == zone => judge(
+                p,
                 &crate::properties::Limits {
                     dose_tolerance: 0.0,
                     ..self.scenario.limits
