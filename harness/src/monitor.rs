@@ -272,7 +272,7 @@ impl Monitor {
                     o.t_ms,
                     o.skin_hot_c,
                     l.skin_normal_c,
-                    "hottest skin point above 41 °C with no fault injected".into(),
+                    "hottest skin point above the normal limit with no fault injected".into(),
                 );
             }
         }
