@@ -189,6 +189,17 @@ mod tests {
             (s(200.0, 245.0, 12_000.0), None),
             (s(200.0, 200.0, 9_000.0), Some(FaultKind::StringShort)), // 6 × 1.8 − 0.9 = 9.9 V
             (s(10.0, 10.0, 39_000.0), None),                          // too little current to judge
+            // The thresholds are "above", not "at": exactly on them is still healthy (pins the
+            // comparisons that mutation testing found unpinned).
+            (s(0.0, STUCK_ON_MA, 0.0), None),
+            (
+                s(
+                    200.0,
+                    200.0 * OVER_CURRENT_FACTOR + OVER_CURRENT_MARGIN_MA,
+                    12_000.0,
+                ),
+                None,
+            ),
         ];
         for (sample, want) in cases {
             check(sample, want);
