@@ -192,6 +192,14 @@ mod tests {
             // The thresholds are "above", not "at": exactly on them is still healthy (pins the
             // comparisons that mutation testing found unpinned).
             (s(0.0, STUCK_ON_MA, 0.0), None),
+            // Below MIN_CHECKED_MA nothing is judged, at it everything is.
+            (s(10.0, 0.0, 39_000.0), None),
+            (
+                s(MIN_CHECKED_MA, 0.0, 39_000.0),
+                Some(FaultKind::StringOpen),
+            ),
+            // Open means below half the expected current, not at it.
+            (s(200.0, 200.0 * OPEN_CURRENT_FRACTION, 39_000.0), None),
             (
                 s(
                     200.0,
