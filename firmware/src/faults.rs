@@ -200,6 +200,20 @@ mod tests {
             ),
             // Open means below half the expected current, not at it.
             (s(200.0, 200.0 * OPEN_CURRENT_FRACTION, 39_000.0), None),
+            // ... with the voltage above 90 % of the rail, not at it.
+            (
+                s(200.0, 0.0, OPEN_VOLTAGE_FRACTION * f32::from(WRAP_RAIL_MV)),
+                None,
+            ),
+            // Shorted means below (6 − ½) × V_F,min, not at it.
+            (
+                s(
+                    200.0,
+                    200.0,
+                    short_threshold_mv(&calibration(DeviceClass::Wrap).channels[0].unwrap()),
+                ),
+                None,
+            ),
             (
                 s(
                     200.0,
