@@ -385,8 +385,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Summary, String> {
 /// The campaign chart (`campaign.svg`/`.png`): the three per-week distributions against their
 /// default limits, and the weeks violating each property.
 pub fn chart(s: &Summary) -> std::io::Result<harness::charts::Chart> {
-    use harness::charts::campaign::{CampaignFigure, CampaignLimits};
-    let limits = harness::properties::Limits::default();
+    use harness::charts::campaign::CampaignFigure;
     let per_week = |f: fn(&WeekOutcome) -> Option<f64>| s.weeks.iter().filter_map(f).collect();
     let figure = CampaignFigure {
         title: format!(
@@ -397,13 +396,7 @@ pub fn chart(s: &Summary) -> std::io::Result<harness::charts::Chart> {
         cem43: per_week(|w| w.cem43_max),
         dose_error: per_week(|w| w.dose_error_max),
         violations: s.violations.clone(),
-        limits: CampaignLimits {
-            skin_normal_c: limits.skin_normal_c,
-            skin_absolute_c: limits.skin_absolute_c,
-            cem43_normal: limits.cem43_normal,
-            cem43_fault: limits.cem43_fault,
-            dose_tolerance: limits.dose_tolerance,
-        },
+        limits: harness::properties::Limits::default(),
     };
     harness::charts::render("campaign", &figure)
 }

@@ -837,7 +837,10 @@ impl<V: Variant> Firmware<V> {
                     && was.spot_c - a > SPOT_DROP_K / 2.0
                     && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
             });
-            s.spot_lost |= dropped;
+            if dropped {
+                s.spot_lost = true;
+                return f(FaultKind::NtcImplausible, 0);
+            }
             if s.treated_ms >= s.spot_next_ms {
                 s.spot.rotate_left(1);
                 s.spot[SPOT_SAMPLES - 1] = Some(SpotSample {
@@ -847,9 +850,6 @@ impl<V: Variant> Firmware<V> {
                     min_duty_since: duty,
                 });
                 s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
-            }
-            if s.spot_lost {
-                return f(FaultKind::NtcImplausible, 0);
             }
         }
         let low = contact

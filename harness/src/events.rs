@@ -35,6 +35,25 @@ pub struct Sample {
     pub powered: bool,
 }
 
+impl Sample {
+    /// The plant-truth figures of the sample, in a fixed order (skin hottest and mean, junction
+    /// per channel, board, irradiance per channel, fluence, CEM43): the columns the CSV trace and
+    /// the recorded samples share.
+    pub fn plant_values(&self) -> [f64; 9] {
+        [
+            self.skin_hot_c,
+            self.skin_mean_c,
+            self.junction_c[0],
+            self.junction_c[1],
+            self.board_c,
+            self.irradiance_mw_cm2[0],
+            self.irradiance_mw_cm2[1],
+            self.fluence_j_cm2,
+            self.cem43,
+        ]
+    }
+}
+
 /// Something that happened in a run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {

@@ -176,34 +176,13 @@ fn csv_row(w: &mut impl Write, s: &Sample) -> io::Result<()> {
         floats: ryu::Buffer::new(),
     };
     r.int(s.t_ms)?.int(b(s.powered))?;
-    for x in [
-        s.skin_hot_c,
-        s.skin_mean_c,
-        s.junction_c[0],
-        s.junction_c[1],
-        s.board_c,
-        s.irradiance_mw_cm2[0],
-        s.irradiance_mw_cm2[1],
-        s.fluence_j_cm2,
-        s.cem43,
-    ] {
+    for x in s.plant_values() {
         r.float(x)?;
     }
-    r.int(i.now_ms)?;
-    for c in [i.adc.contact_ntc[0], i.adc.contact_ntc[1], i.adc.board_ntc]
-        .iter()
-        .chain(&i.adc.string_current)
-        .chain(&i.adc.string_voltage)
-    {
-        r.int(*c)?;
+    // The input columns are the recorded frames' input lanes, in the same order.
+    for v in crate::record::input_lanes(i) {
+        r.int(v)?;
     }
-    r.int(i.adc.supply)?
-        .int(i.buttons)?
-        .int(i.program)?
-        .int(b(i.skin_contact))?
-        .int(b(i.eye_shield))?
-        .int(b(i.fan_ok))?
-        .int(i.distance_mm)?;
     r.int(o.duty_permille[0])?
         .int(o.duty_permille[1])?
         .int(o.current_ma[0])?

@@ -796,7 +796,7 @@ impl Dut for Recording {
 
 // ---- Samples.
 
-/// Plant-truth fields of a kept sample, in file order.
+/// Plant-truth fields of a kept sample, in file order: the names of [`Sample::plant_values`].
 pub const SAMPLE_FIELDS: [&str; 9] = [
     "skin_hot_c",
     "skin_mean_c",
@@ -829,17 +829,7 @@ impl SampleRecord {
             device: s.device,
             t_ms: s.t_ms,
             powered: s.powered,
-            values: [
-                s.skin_hot_c,
-                s.skin_mean_c,
-                s.junction_c[0],
-                s.junction_c[1],
-                s.board_c,
-                s.irradiance_mw_cm2[0],
-                s.irradiance_mw_cm2[1],
-                s.fluence_j_cm2,
-                s.cem43,
-            ],
+            values: s.plant_values(),
         }
     }
 

@@ -23,24 +23,9 @@ pub struct CampaignFigure {
     pub dose_error: Vec<f64>,
     /// Per property, the weeks violating it (catalog order).
     pub violations: Vec<(String, u64)>,
-    /// Limits drawn on the histograms: skin normal and absolute (°C), CEM43 normal and fault,
-    /// dose tolerance (relative).
-    pub limits: CampaignLimits,
-}
-
-/// Reference lines of the campaign chart.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct CampaignLimits {
-    /// skin.normal, °C.
-    pub skin_normal_c: f64,
-    /// skin.absolute, °C.
-    pub skin_absolute_c: f64,
-    /// skin.cem43 without a fault, minutes.
-    pub cem43_normal: f64,
-    /// skin.cem43 with a fault, minutes.
-    pub cem43_fault: f64,
-    /// dose.session tolerance, relative.
-    pub dose_tolerance: f64,
+    /// The property limits drawn on the histograms (skin normal and absolute, CEM43 without and
+    /// with a fault, the dose tolerance).
+    pub limits: crate::properties::Limits,
 }
 
 /// Bins per histogram.
