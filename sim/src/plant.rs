@@ -45,6 +45,21 @@ pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
 /// The plant's control tick, ms: the cached discretisation's step.
 pub const TICK_MS: u64 = 10;
 
+/// Control ticks per thermal update: the thermal network advances once per 100 ms of ticks, with
+/// the LED heat and absorbed light of those ticks averaged (the same energy, spread evenly).
+///
+/// Why this is safe: every thermal reading in the loop is coarser than what 100 ms changes. An NTC
+/// count is ~0.03 K (domain.md §6.5 table: ≥ 30 counts/K near skin temperatures) and the
+/// thermistors lag with τ of seconds; skin moves by milli-kelvins in 100 ms under the strongest
+/// device; the fastest node (an LED junction, τ ≈ R_jb·C_j ≈ 25 ms) is already at its
+/// quasi-steady rise after a period, and its temperature only scales the LED output by
+/// k_Φ ≈ −0.3 %/K. The optical side (emission, fluence, the sense currents and voltages) still
+/// follows every tick exactly. The period is a whole number of ticks, so the discretisation
+/// stays exact for the averaged input; a change of the plant (placement, contact, ambient, a
+/// fault) or a step of another length first brings the thermal state up to date over the ticks
+/// pending, one exact tick at a time. Between updates, temperatures read as of the last one.
+pub const THERMAL_PERIOD_TICKS: u32 = 10;
+
 /// How many non-tick steps (length and inputs) the thermal core keeps discretised per network.
 pub const JUMP_CACHE: usize = 8;
 
@@ -268,6 +283,25 @@ pub struct ThermalInputs {
     pub hot_spot_absorbed_w: [f64; 2],
 }
 
+/// The two step lengths the thermal core keeps a held-input discretisation for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeldLength {
+    /// One control tick, [`TICK_MS`].
+    Tick = 0,
+    /// One thermal period, [`THERMAL_PERIOD_TICKS`] ticks.
+    Period = 1,
+}
+
+impl HeldLength {
+    fn seconds(self) -> f64 {
+        let ticks = match self {
+            HeldLength::Tick => 1,
+            HeldLength::Period => u64::from(THERMAL_PERIOD_TICKS),
+        };
+        (ticks * TICK_MS) as f64 / 1000.0
+    }
+}
+
 /// How many recently used networks the thermal core keeps with their discretisations: the
 /// configurations a week cycles through (placed on a calf or a thigh, in contact or lifted,
 /// removed) recur, and each rebuild back to one of them then costs no matrix exponential.
@@ -278,9 +312,10 @@ pub const NETWORK_CACHE: usize = 6;
 struct Discretised {
     net: ThermalNetwork,
     layout: ThermalLayout,
-    /// The control tick's discretisation, built on the first tick (an idle stretch between two
-    /// rebuilds, as after a post-training skin-state change, never needs it).
-    tick: Option<Discretization>,
+    /// The discretisations of the control tick and of the thermal period ([`HeldLength`]),
+    /// each built on its first use (an idle stretch between two rebuilds, as after a
+    /// post-training skin-state change, never needs them).
+    held: [Option<Discretization>; 2],
     /// Discretisations of recent non-tick steps (the firmware's rest wake, say) for their
     /// inputs, so a repeated idle step costs a matrix-vector product, not a matrix exponential.
     /// A cache hit gives the same bits as a fresh build.
@@ -293,10 +328,11 @@ pub struct ThermalCore {
     current: Discretised,
     /// Networks used before, most recent last (at most [`NETWORK_CACHE`] − 1).
     recent: Vec<Discretised>,
-    /// The tick specialised to the present boundaries and metabolic heat; `None` when stale.
-    held: Option<HeldInputStep>,
-    /// Ticks whose heat flows `held` has not yet added to `state.flow_j`.
-    pending: PendingFlows,
+    /// The tick and the period ([`HeldLength`]) specialised to the present boundaries and
+    /// metabolic heat; `None` when stale.
+    held: [Option<HeldInputStep>; 2],
+    /// Steps whose heat flows each `held` step has not yet added to `state.flow_j`.
+    pending: [PendingFlows; 2],
     state: ThermalState,
     boundary_c: [f64; BOUNDARY_COUNT],
     sources: [f64; SOURCE_COUNT],
@@ -332,12 +368,12 @@ impl ThermalCore {
             current: Discretised {
                 net,
                 layout,
-                tick: None,
+                held: [None, None],
                 jumps: Vec::new(),
             },
             recent: Vec::new(),
-            held: None,
-            pending: PendingFlows::default(),
+            held: [None, None],
+            pending: Default::default(),
             state,
             boundary_c: [0.0; BOUNDARY_COUNT],
             sources: [0.0; SOURCE_COUNT],
@@ -361,13 +397,13 @@ impl ThermalCore {
             return;
         }
         self.settle_flows();
-        self.held = None;
+        self.held = [None, None];
         let next = match self.recent.iter().position(|d| d.net == net) {
             Some(i) => self.recent.remove(i),
             None => Discretised {
                 net,
                 layout,
-                tick: None,
+                held: [None, None],
                 jumps: Vec::new(),
             },
         };
@@ -380,8 +416,10 @@ impl ThermalCore {
 
     /// Adds the pending ticks' heat flows to the state's accumulators.
     fn settle_flows(&mut self) {
-        if let Some(h) = &self.held {
-            h.flush(&mut self.pending, &mut self.state);
+        for (h, p) in self.held.iter().zip(&mut self.pending) {
+            if let Some(h) = h {
+                h.flush(p, &mut self.state);
+            }
         }
     }
 
@@ -408,7 +446,7 @@ impl ThermalCore {
         }
         if boundary_c != self.boundary_c {
             self.settle_flows();
-            self.held = None;
+            self.held = [None, None];
             self.boundary_c = boundary_c;
         }
     }
@@ -439,15 +477,24 @@ impl ThermalCore {
     /// One control tick ([`TICK_MS`]) with `inputs` held constant. Allocation-free once the
     /// network's tick is discretised.
     pub fn tick(&mut self, inputs: &ThermalInputs) {
-        if self.held.is_none() {
+        self.held_step(HeldLength::Tick, inputs);
+    }
+
+    /// One thermal period ([`THERMAL_PERIOD_TICKS`] ticks) with `inputs` held constant: the same
+    /// cost as one tick. Allocation-free once the network's period is discretised.
+    pub fn period(&mut self, inputs: &ThermalInputs) {
+        self.held_step(HeldLength::Period, inputs);
+    }
+
+    fn held_step(&mut self, length: HeldLength, inputs: &ThermalInputs) {
+        let k = length as usize;
+        if self.held[k].is_none() {
             let cur = &mut self.current;
-            let tick = cur
-                .tick
-                .get_or_insert_with(|| cur.net.discretize(TICK_MS as f64 / 1000.0));
+            let disc = cur.held[k].get_or_insert_with(|| cur.net.discretize(length.seconds()));
             let mut held_sources = [0.0; SOURCE_COUNT];
             held_sources[cur.layout.main.metabolic().index()] = 1.0;
             held_sources[cur.layout.hot_spot.metabolic().index()] = 1.0;
-            self.held = Some(tick.with_held_inputs(
+            self.held[k] = Some(disc.with_held_inputs(
                 &self.boundary_c,
                 &held_sources,
                 &Self::varying_sources(&cur.layout),
@@ -461,8 +508,8 @@ impl ThermalCore {
             inputs.hot_spot_absorbed_w[0],
             inputs.hot_spot_absorbed_w[1],
         ];
-        if let Some(h) = &self.held {
-            h.step(&mut self.state, &varying, &mut self.pending);
+        if let Some(h) = &self.held[k] {
+            h.step(&mut self.state, &varying, &mut self.pending[k]);
         }
     }
 
@@ -529,8 +576,10 @@ impl ThermalCore {
             self.state.flow_j[b.index()]
                 + self
                     .held
-                    .as_ref()
-                    .map_or(0.0, |h| h.pending_flow_j(&self.pending, b.index()))
+                    .iter()
+                    .zip(&self.pending)
+                    .filter_map(|(h, p)| h.as_ref().map(|h| h.pending_flow_j(p, b.index())))
+                    .sum::<f64>()
         })
     }
 
@@ -838,6 +887,16 @@ pub struct EnergyLedger {
     pub outflow_j: [f64; 3],
 }
 
+/// What the control ticks since the last thermal update put in: their thermal inputs and LED
+/// powers, summed (see [`THERMAL_PERIOD_TICKS`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct PendingTicks {
+    ticks: u32,
+    inputs: ThermalInputs,
+    electrical_w: f64,
+    optical_w: f64,
+}
+
 /// The simulated device and body.
 #[derive(Clone, Debug)]
 pub struct Plant {
@@ -875,6 +934,8 @@ pub struct Plant {
     string_op: [StringOperatingPoint; MAX_STRINGS],
     /// Thermal inputs of the last LED evaluation while still valid (no step since).
     led_inputs: Option<ThermalInputs>,
+    /// Control ticks since the last thermal update (see [`THERMAL_PERIOD_TICKS`]).
+    pending: PendingTicks,
     factor_seconds: [f64; MAX_STRINGS],
     cem43: Cem43,
     ledger: EnergyLedger,
@@ -1055,6 +1116,7 @@ impl Plant {
                 p_heat_w: 0.0,
             }; MAX_STRINGS],
             led_inputs: None,
+            pending: PendingTicks::default(),
             factor_seconds: [0.0; MAX_STRINGS],
             cem43: Cem43::default(),
             ledger: EnergyLedger::default(),
@@ -1123,6 +1185,8 @@ impl Plant {
 
     /// Applies a change; rebuilds the network's discretisation when conductances change.
     pub fn apply(&mut self, change: PlantChange) {
+        // The ticks so far ran under the old conditions.
+        self.settle();
         match change {
             PlantChange::Place { zone, distance_mm } => {
                 // Only a panel is held at a chosen distance; worn devices (wraps, pads, masks,
@@ -1215,6 +1279,10 @@ impl Plant {
 
     /// Sets the firmware's drive; it holds until the next call.
     pub fn set_drive(&mut self, drive: &Drive) {
+        // The same drive at the same junction temperatures evaluates to the same numbers.
+        if self.led_inputs.is_some() && self.drive == *drive {
+            return;
+        }
         self.drive = *drive;
         // Emission and the sense readings follow the drive at once (the LEDs switch in
         // microseconds); the heat it makes is re-evaluated at the start of the next step.
@@ -1345,32 +1413,107 @@ impl Plant {
             .fold(init, pick)
     }
 
-    /// Advances virtual time by `dt_ms` with the present drive: a 10 ms tick uses the cached
-    /// discretisation, any other length one exact jump (cost independent of its length).
+    /// Advances virtual time by `dt_ms` with the present drive. A 10 ms tick accrues the dose at
+    /// once and its heat for the next thermal update ([`THERMAL_PERIOD_TICKS`]); any other length
+    /// first brings the thermal state up to date, then takes one exact jump (cost independent of
+    /// its length).
     pub fn advance(&mut self, dt_ms: u64) {
         if dt_ms == 0 {
             return;
         }
         let dt_s = dt_ms as f64 / 1000.0;
+        self.accrue_fluence(dt_s);
         let inputs = self.step_inputs();
-        // The junction temperatures move: the next step re-evaluates the LEDs.
+        if dt_ms == TICK_MS {
+            let p = &mut self.pending;
+            p.ticks += 1;
+            for c in 0..MAX_CHANNELS {
+                p.inputs.led_heat_w[c] += inputs.led_heat_w[c];
+                p.inputs.main_absorbed_w[c] += inputs.main_absorbed_w[c];
+                p.inputs.hot_spot_absorbed_w[c] += inputs.hot_spot_absorbed_w[c];
+            }
+            for op in &self.string_op {
+                p.electrical_w += op.p_el_w;
+                p.optical_w += op.p_opt_w;
+            }
+            if p.ticks == THERMAL_PERIOD_TICKS {
+                self.settle();
+            }
+            return;
+        }
+        self.settle();
+        let (electrical_w, optical_w) = self
+            .string_op
+            .iter()
+            .fold((0.0, 0.0), |(e, o), op| (e + op.p_el_w, o + op.p_opt_w));
+        self.thermal_update(
+            dt_s,
+            &inputs,
+            [electrical_w * dt_s, optical_w * dt_s],
+            |core, inputs| core.jump(dt_s, inputs),
+        );
+    }
+
+    /// Brings the thermal state up to date with the control ticks pending: one thermal period
+    /// when a whole period is pending, else that many exact ticks, with their inputs averaged
+    /// either way. The temperatures read after it are exact for the averaged inputs.
+    pub fn settle(&mut self) {
+        let p = std::mem::take(&mut self.pending);
+        if p.ticks == 0 {
+            return;
+        }
+        let n = f64::from(p.ticks);
+        let tick_s = TICK_MS as f64 / 1000.0;
+        let mean = ThermalInputs {
+            led_heat_w: p.inputs.led_heat_w.map(|w| w / n),
+            main_absorbed_w: p.inputs.main_absorbed_w.map(|w| w / n),
+            hot_spot_absorbed_w: p.inputs.hot_spot_absorbed_w.map(|w| w / n),
+        };
+        self.thermal_update(
+            n * tick_s,
+            &mean,
+            [p.electrical_w * tick_s, p.optical_w * tick_s],
+            |core, inputs| {
+                if p.ticks == THERMAL_PERIOD_TICKS {
+                    core.period(inputs);
+                } else {
+                    for _ in 0..p.ticks {
+                        core.tick(inputs);
+                    }
+                }
+            },
+        );
+    }
+
+    /// Dose accrues on the zone for every step, tick or jump, while the device faces it (not
+    /// lifted, not removed).
+    fn accrue_fluence(&mut self, dt_s: f64) {
+        if self.facing_zone() {
+            for (fs, f) in self.factor_seconds.iter_mut().zip(&self.factor) {
+                *fs += f * dt_s;
+            }
+        }
+    }
+
+    /// One thermal step of `dt_s` with `inputs` held (taken by `step`), and what follows it: the
+    /// CEM43 of the hot spot, the energy ledger (`led_j`: electrical and optical energy of the
+    /// LEDs over the step), the thermistors' lag. The junctions moved, so the LEDs are evaluated
+    /// afresh at the next drive or step.
+    fn thermal_update(
+        &mut self,
+        dt_s: f64,
+        inputs: &ThermalInputs,
+        led_j: [f64; 2],
+        step: impl FnOnce(&mut ThermalCore, &ThermalInputs),
+    ) {
         self.led_inputs = None;
         let hs = self.core.layout().hot_spot.surface();
         let before_c = self.core.temp_c(hs);
-        if dt_ms == TICK_MS {
-            self.core.tick(&inputs);
-        } else {
-            self.core.jump(dt_s, &inputs);
-        }
+        step(&mut self.core, inputs);
         let after_c = self.core.temp_c(hs);
         self.cem43.add_linear(before_c, after_c, dt_s);
-        // Fluence accrues on the zone only while the device faces it (not lifted, not removed).
-        let on_zone = if self.facing_zone() { dt_s } else { 0.0 };
-        for s in 0..MAX_STRINGS {
-            self.factor_seconds[s] += self.factor[s] * on_zone;
-            self.ledger.electrical_j += self.string_op[s].p_el_w * dt_s;
-            self.ledger.optical_emitted_j += self.string_op[s].p_opt_w * dt_s;
-        }
+        self.ledger.electrical_j += led_j[0];
+        self.ledger.optical_emitted_j += led_j[1];
         self.ledger.optical_absorbed_j += inputs.main_absorbed_w.iter().sum::<f64>() * dt_s;
         self.ledger.metabolic_j += self.core.main_metabolic_w() * dt_s;
         let l = self.core.layout();
@@ -1489,7 +1632,8 @@ impl Plant {
             cem43_min: self.cem43.minutes(),
             emitting: self.factor.iter().any(|&f| f > 0.0),
             eye_nir_mw_cm2: nir_at_eye,
-            electrical_j: self.ledger.electrical_j,
+            electrical_j: self.ledger.electrical_j
+                + self.pending.electrical_w * TICK_MS as f64 / 1000.0,
         }
     }
 
@@ -1630,6 +1774,8 @@ impl Plant {
 
     /// Resets the session accumulators (fluence, CEM43) for a new session.
     pub fn start_session(&mut self) {
+        // CEM43 up to now belongs to the time before the session.
+        self.settle();
         self.factor_seconds = [0.0; MAX_STRINGS];
         self.cem43.reset();
     }
@@ -1763,6 +1909,24 @@ mod tests {
         b.jump(60.0, &idle);
         for (x, y) in a.state().temps_c.iter().zip(&b.state().temps_c) {
             assert!((x - y).abs() < JUMP_VS_TICKS_K, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn a_thermal_period_equals_its_ticks() {
+        let mut a = core();
+        let mut b = core();
+        for _ in 0..100 {
+            for _ in 0..THERMAL_PERIOD_TICKS {
+                a.tick(&SESSION);
+            }
+            b.period(&SESSION);
+        }
+        for (x, y) in a.state().temps_c.iter().zip(&b.state().temps_c) {
+            assert!((x - y).abs() < JUMP_VS_TICKS_K, "{x} vs {y}");
+        }
+        for (x, y) in a.main_outflow_j().iter().zip(&b.main_outflow_j()) {
+            assert!((x - y).abs() < ENERGY_BALANCE_REL * x.abs(), "{x} vs {y}");
         }
     }
 

@@ -89,8 +89,10 @@ pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, rng: &mut impl RngExt) -> u
 /// loss.
 pub fn standard_normal(rng: &mut impl RngExt) -> f64 {
     let w: u64 = rng.random();
-    let quarter = |k: u32| ((w >> (16 * k)) & 0xFFFF) as f64 + 0.5;
-    let sum = (quarter(0) + quarter(1) + quarter(2) + quarter(3)) / 65_536.0;
+    // The four quarters summed as integers, each uniform taken at the middle of its 1/65536 cell
+    // (+0.5): every partial sum is exact in f64, so this is the same value as adding four floats.
+    let quarters = (w & 0xFFFF) + ((w >> 16) & 0xFFFF) + ((w >> 32) & 0xFFFF) + (w >> 48);
+    let sum = (quarters as f64 + 2.0) / 65_536.0;
     // Four uniforms on (0, 1): mean 2, variance 4/12 = 1/3.
     (sum - 2.0) * 3.0_f64.sqrt()
 }
@@ -200,6 +202,10 @@ pub struct Ntc {
     fault_age_s: f64,
     /// Last step length, s, and its lag factor exp(−dt/τ).
     decay: (f64, f64),
+    /// The divider fraction as of the last step: (sensed °C, tolerance it was computed for,
+    /// fraction). The bench reads the sensor every control tick but the thermistor only moves
+    /// when the plant steps it, so most reads reuse it (one `exp` saved per read).
+    memo: (f64, NtcTolerance, f64),
 }
 
 impl Ntc {
@@ -211,6 +217,7 @@ impl Ntc {
             fault: NtcFault::None,
             fault_age_s: 0.0,
             decay: (0.0, 1.0),
+            memo: (f64::INFINITY, NtcTolerance::NOMINAL, 0.0),
         }
     }
 
@@ -245,6 +252,13 @@ impl Ntc {
         }
         self.temp_c = target + (self.temp_c - target) * self.decay.1;
         self.fault_age_s += dt_s;
+        let sensed_c = self.sensed_c();
+        let tolerance = self.config.tolerance;
+        self.memo = (
+            sensed_c,
+            tolerance,
+            divider_fraction(tolerance.resistance_ohm(sensed_c)),
+        );
     }
 
     /// Temperature the divider sees, °C: the body temperature plus any drift bias.
@@ -260,7 +274,14 @@ impl Ntc {
         match self.fault {
             NtcFault::Open => 1.0,
             NtcFault::Short => 0.0,
-            _ => divider_fraction(self.config.tolerance.resistance_ohm(self.sensed_c())),
+            _ => {
+                let (sensed_c, tolerance) = (self.sensed_c(), self.config.tolerance);
+                if self.memo.0 == sensed_c && self.memo.1 == tolerance {
+                    self.memo.2
+                } else {
+                    divider_fraction(tolerance.resistance_ohm(sensed_c))
+                }
+            }
         }
     }
 
