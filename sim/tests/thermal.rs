@@ -264,3 +264,26 @@ fn temperatures_move_once_per_thermal_period_and_settle_on_demand() {
     );
     assert!((ta.board_c - tb.board_c).abs() < UPDATE_INSTANTS_K);
 }
+
+#[test]
+fn dark_ticks_before_a_dark_step_fold_into_one_jump() {
+    let dark = || {
+        let mut p = Plant::new(&config(DeviceKind::Wrap));
+        p.apply(PlantChange::Place {
+            zone: Zone::LeftCalf,
+            distance_mm: 0.0,
+        });
+        p
+    };
+    let (mut a, mut b) = (dark(), dark());
+    for _ in 0..3 {
+        a.advance(TICK_MS);
+    }
+    a.advance(60_000 - 3 * TICK_MS);
+    b.advance(60_000);
+    // The same held input over the same minute: one 60 s jump either way, so the same bits.
+    let (ta, tb) = (a.truth(), b.truth());
+    assert_eq!(ta.hottest_skin_c.to_bits(), tb.hottest_skin_c.to_bits());
+    assert_eq!(ta.board_c.to_bits(), tb.board_c.to_bits());
+    assert_eq!(a.sense().contact_ntc, b.sense().contact_ntc);
+}
