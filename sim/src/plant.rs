@@ -21,7 +21,7 @@ use crate::network::{
 };
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
-    NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, string_current_code,
+    NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, standard_normals, string_current_code,
     string_voltage_code, supply_code, with_noise,
 };
 use crate::tissue::{
@@ -897,6 +897,21 @@ struct PendingTicks {
     optical_w: f64,
 }
 
+/// Noise-free codes of the electrical sense channels. They change only with the drive, a fault
+/// or the supply, all of which re-evaluate the LEDs, so the read every tick only adds noise.
+#[derive(Clone, Copy, Debug, Default)]
+struct SenseCodes {
+    string_current: [u16; MAX_STRINGS],
+    string_voltage: [u16; MAX_STRINGS],
+    /// `None` with the supply lost.
+    supply: Option<u16>,
+}
+
+/// Sense channels with noise, one standard normal draw each per read, in this order: contact
+/// NTCs, board NTC, string currents, string voltages, supply. Every read draws them all, whatever
+/// the device has, so the noise a channel gets never depends on another channel.
+const SENSE_CHANNELS: usize = MAX_CONTACT_NTCS + 1 + 2 * MAX_STRINGS + 1;
+
 /// The simulated device and body.
 #[derive(Clone, Debug)]
 pub struct Plant {
@@ -936,6 +951,8 @@ pub struct Plant {
     led_inputs: Option<ThermalInputs>,
     /// Control ticks since the last thermal update (see [`THERMAL_PERIOD_TICKS`]).
     pending: PendingTicks,
+    /// Noise-free codes of the electrical sense channels, as of the last LED evaluation.
+    sense_codes: SenseCodes,
     factor_seconds: [f64; MAX_STRINGS],
     cem43: Cem43,
     ledger: EnergyLedger,
@@ -1117,6 +1134,7 @@ impl Plant {
             }; MAX_STRINGS],
             led_inputs: None,
             pending: PendingTicks::default(),
+            sense_codes: SenseCodes::default(),
             factor_seconds: [0.0; MAX_STRINGS],
             cem43: Cem43::default(),
             ledger: EnergyLedger::default(),
@@ -1126,6 +1144,7 @@ impl Plant {
             cfg: *cfg,
         };
         plant.initial_stored_j = plant.core.main_stored_energy_j();
+        plant.update_sense_codes();
         plant
     }
 
@@ -1377,7 +1396,30 @@ impl Plant {
                 inputs.hot_spot_absorbed_w[c] = absorbed * max * 10.0 * HOT_SPOT_AREA_M2;
             }
         }
+        self.update_sense_codes();
         inputs
+    }
+
+    /// The electrical sense channels' noise-free codes for the present operating points.
+    fn update_sense_codes(&mut self) {
+        for s in 0..MAX_STRINGS {
+            let op = self.string_op[s];
+            let c = s / STRINGS_PER_CHANNEL;
+            let commanded = self.drive.hw_enable
+                && !self.power_lost
+                && (self.drive.duty_permille[c] > 0 || self.stuck_on[s])
+                && self.spec.string_channel(s).is_some();
+            let v = if self.open[s] && commanded {
+                self.spec.led_rail_v
+            } else if op.i_avg_ma > 0.0 {
+                op.v_on_v
+            } else {
+                0.0
+            };
+            self.sense_codes.string_current[s] = string_current_code(op.i_avg_ma);
+            self.sense_codes.string_voltage[s] = string_voltage_code(v);
+        }
+        self.sense_codes.supply = (!self.power_lost).then(|| supply_code(self.spec.supply_v));
     }
 
     /// Zone mean and peak of channel `c` for per-string `factors` (no allocation; exact peak
@@ -1549,44 +1591,28 @@ impl Plant {
 
     /// Samples the sensors (draws from the seeded noise generator).
     pub fn sense(&mut self) -> Readings {
+        let n: [f64; SENSE_CHANNELS] = standard_normals(&mut self.rng);
+        let (ntc_noise, rest) = n.split_at(MAX_CONTACT_NTCS + 1);
+        let (current_noise, rest) = rest.split_at(MAX_STRINGS);
+        let (voltage_noise, supply_noise) = rest.split_at(MAX_STRINGS);
         let sensors = self.spec.sensors;
         let mut r = Readings::default();
         for i in 0..usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS) {
-            r.contact_ntc[i] = self.ntc[i].read(&mut self.rng);
+            r.contact_ntc[i] = self.ntc[i].read(ntc_noise[i]);
         }
         if sensors.board_ntc {
-            r.board_ntc = self.ntc[2].read(&mut self.rng);
+            r.board_ntc = self.ntc[2].read(ntc_noise[MAX_CONTACT_NTCS]);
         }
+        let codes = &self.sense_codes;
         for s in 0..MAX_STRINGS {
-            let op = self.string_op[s];
-            let c = s / STRINGS_PER_CHANNEL;
-            let commanded = self.drive.hw_enable
-                && !self.power_lost
-                && (self.drive.duty_permille[c] > 0 || self.stuck_on[s])
-                && self.spec.string_channel(s).is_some();
-            let v = if self.open[s] && commanded {
-                self.spec.led_rail_v
-            } else if op.i_avg_ma > 0.0 {
-                op.v_on_v
-            } else {
-                0.0
-            };
-            r.string_current[s] = with_noise(
-                string_current_code(op.i_avg_ma),
-                NTC_NOISE_LSB,
-                &mut self.rng,
-            );
-            r.string_voltage[s] = with_noise(string_voltage_code(v), NTC_NOISE_LSB, &mut self.rng);
+            r.string_current[s] =
+                with_noise(codes.string_current[s], NTC_NOISE_LSB, current_noise[s]);
+            r.string_voltage[s] =
+                with_noise(codes.string_voltage[s], NTC_NOISE_LSB, voltage_noise[s]);
         }
-        r.supply = if self.power_lost {
-            0
-        } else {
-            with_noise(
-                supply_code(self.spec.supply_v),
-                NTC_NOISE_LSB,
-                &mut self.rng,
-            )
-        };
+        r.supply = codes
+            .supply
+            .map_or(0, |code| with_noise(code, NTC_NOISE_LSB, supply_noise[0]));
         r.skin_contact = sensors.skin_contact && self.facing_zone();
         r.eye_shield = sensors.eye_shield && self.eye_shields;
         r.fan_ok = sensors.fan && !self.fan_stalled && !self.power_lost;

@@ -73,28 +73,40 @@ pub fn adc_code(fraction: f64) -> u16 {
     }
 }
 
-/// Quantization with additive Gaussian noise of `noise_lsb` rms. Always draws the same number of
-/// values from `rng`, so adding or removing noise elsewhere does not shift later draws.
-pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, rng: &mut impl RngExt) -> u16 {
-    let n = standard_normal(rng);
-    adc_code(fraction + noise_lsb * n / f64::from(ADC_MAX))
+/// Quantization with additive Gaussian noise of `noise_lsb` rms, given one standard normal draw
+/// (see [`standard_normals`]).
+pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, normal: f64) -> u16 {
+    adc_code(fraction + noise_lsb * normal / f64::from(ADC_MAX))
 }
 
-/// One draw of zero mean and unit variance, close to normal: the Irwin–Hall sum of four
-/// uniforms, taken as the four 16-bit quarters of one `u64` draw (exactly one draw per call).
+/// Standard normal draws per `u64` taken from the generator by [`standard_normals`].
+pub const NORMALS_PER_DRAW: usize = 2;
+
+/// `N` draws of zero mean and unit variance, close to normal, from exactly
+/// `N / NORMALS_PER_DRAW` generator steps (`N` must be even): each is the Irwin–Hall sum of four
+/// uniforms, taken as the four bytes of one half of a `u64`.
 ///
-/// Sensor noise is read every control tick, so it must be cheap: this costs one generator step
-/// and no transcendental function (Box–Muller's logarithm and cosine were a fifth of a closed-loop
-/// step). Its tails stop at ±√12 ≈ ±3.46 σ, which for a fraction of an LSB of ADC noise is no
-/// loss.
-pub fn standard_normal(rng: &mut impl RngExt) -> f64 {
-    let w: u64 = rng.random();
-    // The four quarters summed as integers, each uniform taken at the middle of its 1/65536 cell
-    // (+0.5): every partial sum is exact in f64, so this is the same value as adding four floats.
-    let quarters = (w & 0xFFFF) + ((w >> 16) & 0xFFFF) + ((w >> 32) & 0xFFFF) + (w >> 48);
-    let sum = (quarters as f64 + 2.0) / 65_536.0;
-    // Four uniforms on (0, 1): mean 2, variance 4/12 = 1/3.
-    (sum - 2.0) * 3.0_f64.sqrt()
+/// Sensor noise is read on every channel every control tick, so it must be cheap: this costs half
+/// a generator step per draw and no transcendental function (Box–Muller's logarithm and cosine
+/// were a fifth of a closed-loop step). Its tails stop at ±√12 ≈ ±3.46 σ, and it takes
+/// 1021 values 0.0068 σ apart: for a fraction of an LSB of ADC noise, no loss either way.
+pub fn standard_normals<const N: usize>(rng: &mut impl RngExt) -> [f64; N] {
+    assert!(N % NORMALS_PER_DRAW == 0, "whole generator steps only");
+    let mut out = [0.0; N];
+    for pair in out.chunks_exact_mut(NORMALS_PER_DRAW) {
+        let w: u64 = rng.random();
+        for (k, x) in pair.iter_mut().enumerate() {
+            let half = (w >> (32 * k)) & 0xFFFF_FFFF;
+            // The four bytes summed as integers (two at a time), each uniform taken at the
+            // middle of its 1/256 cell (+0.5 each, +2 in all): exact in f64.
+            let pairs = (half & 0x00FF_00FF) + ((half >> 8) & 0x00FF_00FF);
+            let bytes = (pairs & 0xFFFF) + (pairs >> 16);
+            let sum = (bytes as f64 + 2.0) / 256.0;
+            // Four uniforms on (0, 1): mean 2, variance 4/12 = 1/3.
+            *x = (sum - 2.0) * 3.0_f64.sqrt();
+        }
+    }
+    out
 }
 
 /// Part-tolerance corner of a thermistor: relative deviation of R25 and of B from nominal.
@@ -285,9 +297,10 @@ impl Ntc {
         }
     }
 
-    /// One ADC sample with noise (two uniform draws from `rng`, whatever the fault).
-    pub fn read(&self, rng: &mut impl RngExt) -> u16 {
-        let noisy = adc_code_noisy(self.fraction(), self.config.noise_lsb, rng);
+    /// One ADC sample with noise, given one standard normal draw (taken whatever the fault, so
+    /// the draws that follow do not shift).
+    pub fn read(&self, normal: f64) -> u16 {
+        let noisy = adc_code_noisy(self.fraction(), self.config.noise_lsb, normal);
         // An open input sits on the rail: noise cannot push it below full scale.
         if self.fault == NtcFault::Open {
             ADC_MAX
@@ -313,9 +326,10 @@ pub fn supply_code(v_supply_v: f64) -> u16 {
     adc_code(v_supply_v * 1000.0 / SUPPLY_FULL_SCALE_MV)
 }
 
-/// A sense reading with `noise_lsb` rms Gaussian noise around `code`.
-pub fn with_noise(code: u16, noise_lsb: f64, rng: &mut impl RngExt) -> u16 {
-    adc_code_noisy(f64::from(code) / f64::from(ADC_MAX), noise_lsb, rng)
+/// A sense reading with `noise_lsb` rms Gaussian noise around `code`, given one standard normal
+/// draw.
+pub fn with_noise(code: u16, noise_lsb: f64, normal: f64) -> u16 {
+    adc_code_noisy(f64::from(code) / f64::from(ADC_MAX), noise_lsb, normal)
 }
 
 #[cfg(test)]
@@ -415,10 +429,14 @@ mod tests {
             33.0,
         );
         ntc.set_fault(NtcFault::Open);
-        assert_eq!(ntc.read(&mut rng), ADC_MAX);
+        assert!(
+            normals(&mut rng, 50)
+                .iter()
+                .all(|&n| ntc.read(n) == ADC_MAX)
+        );
         ntc.set_fault(NtcFault::Short);
         assert!(
-            (0..50).all(|_| ntc.read(&mut rng) <= 8),
+            normals(&mut rng, 50).iter().all(|&n| ntc.read(n) <= 8),
             "short reads near zero"
         );
         ntc.set_fault(NtcFault::Drift { k_per_hour: 2.0 });
@@ -444,7 +462,10 @@ mod tests {
         );
         let ideal = f64::from(ntc_code(43.0, NtcTolerance::NOMINAL));
         let n = 4000;
-        let codes: Vec<f64> = (0..n).map(|_| f64::from(ntc.read(&mut rng))).collect();
+        let codes: Vec<f64> = normals(&mut rng, n as usize)
+            .into_iter()
+            .map(|x| f64::from(ntc.read(x)))
+            .collect();
         let mean = codes.iter().sum::<f64>() / f64::from(n);
         let sd = (codes.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / f64::from(n)).sqrt();
         // Mean within 5 standard errors; σ of 1 LSB noise plus quantization (√(1 + 1/12)) within 10 %.
@@ -472,8 +493,41 @@ mod tests {
             },
             43.0,
         );
-        let codes: [u16; 4] = core::array::from_fn(|_| ntc.read(&mut rng));
+        let codes = standard_normals::<4>(&mut rng).map(|x| ntc.read(x));
         assert_eq!(codes, GOLDEN_CODES);
+    }
+
+    /// `n` (even) standard normal draws.
+    fn normals(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
+        (0..n / NORMALS_PER_DRAW)
+            .flat_map(|_| standard_normals::<NORMALS_PER_DRAW>(rng))
+            .collect()
+    }
+
+    /// Sample moments of 40 000 draws: the mean within 5 standard errors (5/√n = 0.025), the
+    /// variance within 5 of its standard errors (√(2/n)·5 ≈ 0.035 for a near-normal shape).
+    const MOMENT_TOL: [f64; 2] = [0.025, 0.035];
+
+    #[test]
+    fn noise_draws_have_unit_variance_and_bounded_tails() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let x = normals(&mut rng, 40_000);
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < MOMENT_TOL[0], "mean {mean}");
+        assert!((var - 1.0).abs() < MOMENT_TOL[1], "variance {var}");
+        assert!(
+            x.iter().all(|v| v.abs() <= 12.0_f64.sqrt()),
+            "Irwin–Hall tails"
+        );
+        // The two halves of one generator step are independent: no correlation between them.
+        let pairs: Vec<(f64, f64)> = x.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let r = pairs.iter().map(|(a, b)| a * b).sum::<f64>() / pairs.len() as f64;
+        assert!(
+            r.abs() < 5.0 / (pairs.len() as f64).sqrt(),
+            "correlation {r}"
+        );
     }
 
     /// First three `u64` of `ChaCha8Rng::seed_from_u64(2024)` (rand 0.10.4, rand_chacha 0.10.0).
@@ -482,8 +536,9 @@ mod tests {
         18123447844947586703,
         12649239169944512436,
     ];
-    /// First four reads of a 43 °C NTC with 2 LSB noise from the same seed (Irwin–Hall noise).
-    const GOLDEN_CODES: [u16; 4] = [1310, 1313, 1311, 1310];
+    /// First four reads of a 43 °C NTC with 2 LSB noise from the same seed (Irwin–Hall noise, two
+    /// draws per generator step).
+    const GOLDEN_CODES: [u16; 4] = [1311, 1310, 1311, 1312];
 
     #[test]
     fn sense_codes() {
@@ -493,7 +548,7 @@ mod tests {
         assert_eq!(string_voltage_code(0.0), 0);
         assert_eq!(supply_code(15.0), 2048);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let noisy = with_noise(2048, 0.0, &mut rng);
+        let noisy = with_noise(2048, 0.0, standard_normals::<2>(&mut rng)[0]);
         assert_eq!(noisy, 2048);
     }
 
