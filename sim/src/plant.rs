@@ -1597,8 +1597,13 @@ impl Plant {
         let (voltage_noise, supply_noise) = rest.split_at(MAX_STRINGS);
         let sensors = self.spec.sensors;
         let mut r = Readings::default();
-        for i in 0..usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS) {
-            r.contact_ntc[i] = self.ntc[i].read(ntc_noise[i]);
+        let contact = usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS);
+        for ((code, ntc), noise) in r.contact_ntc[..contact]
+            .iter_mut()
+            .zip(&self.ntc)
+            .zip(ntc_noise)
+        {
+            *code = ntc.read(*noise);
         }
         if sensors.board_ntc {
             r.board_ntc = self.ntc[2].read(ntc_noise[MAX_CONTACT_NTCS]);

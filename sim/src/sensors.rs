@@ -91,7 +91,10 @@ pub const NORMALS_PER_DRAW: usize = 2;
 /// were a fifth of a closed-loop step). Its tails stop at ±√12 ≈ ±3.46 σ, and it takes
 /// 1021 values 0.0068 σ apart: for a fraction of an LSB of ADC noise, no loss either way.
 pub fn standard_normals<const N: usize>(rng: &mut impl RngExt) -> [f64; N] {
-    assert!(N % NORMALS_PER_DRAW == 0, "whole generator steps only");
+    assert!(
+        N.is_multiple_of(NORMALS_PER_DRAW),
+        "whole generator steps only"
+    );
     let mut out = [0.0; N];
     for pair in out.chunks_exact_mut(NORMALS_PER_DRAW) {
         let w: u64 = rng.random();
