@@ -136,9 +136,12 @@ impl Reporter for Discard {
 ///
 /// A fixed multiply-xorshift fold over every field's bits, so the hash is stable across
 /// platforms, Rust versions and runs (no `std::hash::DefaultHasher`, whose algorithm may change).
+/// The words of a sample are dealt to [`TraceHash::LANES`] independent lanes in turn and the
+/// lanes folded together at the end: a single chain of ~20 dependent multiplies per sample set the
+/// pace of the whole closed loop's bookkeeping; four chains run side by side.
 #[derive(Clone, Copy, Debug)]
 pub struct TraceHash {
-    state: u64,
+    lanes: [u64; TraceHash::LANES],
     /// Number of samples hashed.
     pub samples: u64,
 }
@@ -146,94 +149,105 @@ pub struct TraceHash {
 impl Default for TraceHash {
     fn default() -> Self {
         TraceHash {
-            state: 0xcbf2_9ce4_8422_2325,
+            lanes: core::array::from_fn(|l| {
+                0xcbf2_9ce4_8422_2325 ^ (l as u64 + 1).wrapping_mul(MIX)
+            }),
             samples: 0,
         }
     }
 }
 
+/// The fold's odd multiplier (2⁶⁴/φ).
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// One multiply-xorshift step.
+fn mix(state: u64, word: u64) -> u64 {
+    let s = (state ^ word).wrapping_mul(MIX);
+    s ^ (s >> 29)
+}
+
 impl TraceHash {
-    /// Fold one 64-bit word: multiply-xorshift mixing (a fixed, documented function, so the hash
-    /// is the same on every platform, Rust version and run).
-    fn word(&mut self, w: u64) {
-        self.state = (self.state ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.state ^= self.state >> 29;
+    /// Independent lanes the words of a sample are dealt to.
+    pub const LANES: usize = 4;
+
+    /// Fold words, dealt to the lanes in turn from the first (a short last group fills the
+    /// first lanes only).
+    fn words(&mut self, words: &[u64]) {
+        for group in words.chunks(Self::LANES) {
+            for (lane, &w) in self.lanes.iter_mut().zip(group) {
+                *lane = mix(*lane, w);
+            }
+        }
     }
 
-    fn f64(&mut self, x: f64) {
-        self.word(x.to_bits());
-    }
-
-    /// The hash so far.
+    /// The hash so far: the lanes folded in order.
     pub fn value(&self) -> u64 {
-        self.state
+        self.lanes
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325, |h, &l| mix(h, l))
     }
 
     /// Fold one sample into the hash: every field, bit for bit.
     pub fn sample(&mut self, s: &Sample) {
         self.samples += 1;
-        self.word(s.t_ms);
-        self.word(s.device as u64);
-        for x in [
-            s.skin_hot_c,
-            s.skin_mean_c,
-            s.junction_c[0],
-            s.junction_c[1],
-            s.board_c,
-        ] {
-            self.f64(x);
-        }
-        for x in [
-            s.irradiance_mw_cm2[0],
-            s.irradiance_mw_cm2[1],
-            s.fluence_j_cm2,
-            s.cem43,
-        ] {
-            self.f64(x);
-        }
         let i = &s.input;
         let a = &i.adc;
-        let pack = |v: [u16; 4]| v.iter().fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
-        self.word(u64::from(i.now_ms) | u64::from(a.board_ntc) << 32 | u64::from(a.supply) << 48);
-        self.word(pack([
-            a.contact_ntc[0],
-            a.contact_ntc[1],
-            u16::from(i.buttons),
-            u16::from(i.program),
-        ]));
-        self.word(pack(a.string_current));
-        self.word(pack(a.string_voltage));
-        self.word(pack([
-            u16::from(i.skin_contact),
-            u16::from(i.eye_shield),
-            u16::from(i.fan_ok),
-            i.distance_mm,
-        ]));
         let o = &s.output;
-        self.word(pack([
-            o.duty_permille[0],
-            o.duty_permille[1],
-            o.current_ma[0],
-            o.current_ma[1],
-        ]));
-        self.word(pack([
-            u16::from(o.hw_enable),
-            o.indicator as u16,
-            u16::from(o.state),
-            u16::from(o.detail),
-        ]));
-        self.word(
+        let pack = |v: [u16; 4]| v.iter().fold(0u64, |acc, &x| (acc << 16) | u64::from(x));
+        self.words(&[
+            s.t_ms,
+            s.device as u64,
+            s.skin_hot_c.to_bits(),
+            s.skin_mean_c.to_bits(),
+            s.junction_c[0].to_bits(),
+            s.junction_c[1].to_bits(),
+            s.board_c.to_bits(),
+            s.irradiance_mw_cm2[0].to_bits(),
+            s.irradiance_mw_cm2[1].to_bits(),
+            s.fluence_j_cm2.to_bits(),
+            s.cem43.to_bits(),
+            u64::from(i.now_ms) | u64::from(a.board_ntc) << 32 | u64::from(a.supply) << 48,
+            pack([
+                a.contact_ntc[0],
+                a.contact_ntc[1],
+                u16::from(i.buttons),
+                u16::from(i.program),
+            ]),
+            pack(a.string_current),
+            pack(a.string_voltage),
+            pack([
+                u16::from(i.skin_contact),
+                u16::from(i.eye_shield),
+                u16::from(i.fan_ok),
+                i.distance_mm,
+            ]),
+            pack([
+                o.duty_permille[0],
+                o.duty_permille[1],
+                o.current_ma[0],
+                o.current_ma[1],
+            ]),
+            pack([
+                u16::from(o.hw_enable),
+                o.indicator as u16,
+                u16::from(o.state),
+                u16::from(o.detail),
+            ]),
             u64::from(o.dose_estimate_mj_cm2)
                 | u64::from(o.fault_code) << 32
                 | u64::from(s.powered) << 48,
-        );
+            u64::from(o.nvm_write.is_some()),
+        ]);
         if let Some(w) = &o.nvm_write {
-            self.word(u64::from(w.offset));
-            for chunk in w.bytes().chunks(8) {
+            let mut words = [0u64; 1 + firmware::boundary::NVM_WRITE_MAX.div_ceil(8)];
+            words[0] = u64::from(w.offset);
+            let bytes = w.bytes();
+            for (word, chunk) in words[1..].iter_mut().zip(bytes.chunks(8)) {
                 let mut b = [0u8; 8];
                 b[..chunk.len()].copy_from_slice(chunk);
-                self.word(u64::from_le_bytes(b));
+                *word = u64::from_le_bytes(b);
             }
+            self.words(&words[..1 + bytes.len().div_ceil(8)]);
         }
     }
 }
@@ -254,5 +268,85 @@ impl Reporter for Tee<'_> {
         for r in self.0.iter_mut() {
             r.event(event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firmware::boundary::{InputFrame, NvmWrite, OutputFrame};
+
+    fn sample(t_ms: u64) -> Sample {
+        Sample {
+            t_ms,
+            device: 0,
+            skin_hot_c: 33.0,
+            skin_mean_c: 32.5,
+            junction_c: [30.0, 31.0],
+            board_c: 29.0,
+            irradiance_mw_cm2: [20.0, 10.0],
+            fluence_j_cm2: 1.5,
+            cem43: 0.01,
+            input: InputFrame::default(),
+            output: OutputFrame::default(),
+            powered: true,
+        }
+    }
+
+    fn hash(samples: &[Sample]) -> u64 {
+        let mut h = TraceHash::default();
+        for s in samples {
+            h.sample(s);
+        }
+        h.value()
+    }
+
+    #[test]
+    fn every_field_and_the_order_of_samples_reach_the_hash() {
+        let base = [sample(10), sample(20)];
+        let h0 = hash(&base);
+        assert_eq!(h0, hash(&base), "a fixed function");
+        let edits: [fn(&mut Sample); 12] = [
+            |s| s.t_ms += 1,
+            |s| s.device = 1,
+            |s| s.skin_hot_c += 1e-12,
+            |s| s.junction_c[1] = -s.junction_c[1],
+            |s| s.board_c += 1.0,
+            |s| s.cem43 = 0.0,
+            |s| s.input.adc.string_voltage[3] = 1,
+            |s| s.input.distance_mm = 7,
+            |s| s.output.current_ma[1] = 350,
+            |s| s.output.fault_code = 0x0102,
+            |s| s.powered = false,
+            |s| {
+                let mut data = [0; firmware::boundary::NVM_WRITE_MAX];
+                data[2] = 9;
+                s.output.nvm_write = Some(NvmWrite {
+                    offset: 0,
+                    len: 3,
+                    data,
+                });
+            },
+        ];
+        for (k, edit) in edits.iter().enumerate() {
+            let mut changed = base;
+            edit(&mut changed[1]);
+            assert_ne!(hash(&changed), h0, "edit {k} must change the hash");
+        }
+        let swapped = [base[1], base[0]];
+        assert_ne!(hash(&swapped), h0, "order matters");
+        // An NVM write's bytes count, not only its presence.
+        let with_byte = |b: u8| {
+            let mut s = sample(10);
+            let mut data = [0; firmware::boundary::NVM_WRITE_MAX];
+            data[11] = b;
+            s.output.nvm_write = Some(NvmWrite {
+                offset: 0,
+                len: 12,
+                data,
+            });
+            hash(&[s])
+        };
+        assert_ne!(with_byte(1), with_byte(2));
     }
 }
