@@ -173,11 +173,15 @@ impl TraceHash {
     /// Fold words, dealt to the lanes in turn from the first (a short last group fills the
     /// first lanes only).
     fn words(&mut self, words: &[u64]) {
-        for group in words.chunks(Self::LANES) {
-            for (lane, &w) in self.lanes.iter_mut().zip(group) {
-                *lane = mix(*lane, w);
-            }
+        let mut groups = words.chunks_exact(Self::LANES);
+        let mut lanes = self.lanes;
+        for group in &mut groups {
+            lanes = core::array::from_fn(|l| mix(lanes[l], group[l]));
         }
+        for (lane, &w) in lanes.iter_mut().zip(groups.remainder()) {
+            *lane = mix(*lane, w);
+        }
+        self.lanes = lanes;
     }
 
     /// The hash so far: the lanes folded in order.

@@ -349,12 +349,18 @@ impl ThermalNetwork {
                 op[(n + f, n)] += e[(p + a, p + q)];
             }
         }
+        // The rows over x, and the constant column (the held inputs' contribution) as forcing.
+        let mut dense = Vec::with_capacity((n + k) * n);
+        let mut forcing = Vec::with_capacity(n + k);
+        for r in 0..n + k {
+            dense.extend((0..n).map(|c| op[(r, c)]));
+            forcing.push(op[(r, n)]);
+        }
         HeldJump {
             dt_s,
             boundary_c: boundary_c.to_vec(),
             source_w: source_w.to_vec(),
-            nodes: n,
-            operator: SparseRows::pruned(&op),
+            step: HeldInputStep::from_rows(n, Vec::new(), dense, forcing),
         }
     }
 
@@ -574,6 +580,21 @@ impl Discretization {
                 }
             }
         }
+        HeldInputStep::from_rows(n, varying.iter().map(|s| s.0).collect(), dense, forcing)
+    }
+}
+
+impl HeldInputStep {
+    /// The step from its rows over `[x; varying sources]`: `dense` is row-major, `n` node rows
+    /// then the flow rows, each `n + varying.len()` wide; `forcing` is the held inputs'
+    /// contribution to each row.
+    fn from_rows(
+        n: usize,
+        varying: Vec<usize>,
+        mut dense: Vec<f64>,
+        mut forcing: Vec<f64>,
+    ) -> Self {
+        let width = n + varying.len();
         let at = |row: usize, col: usize| {
             if row < n {
                 dense[row * width + col]
@@ -608,7 +629,7 @@ impl Discretization {
             .collect();
         HeldInputStep {
             nodes: n,
-            varying: varying.iter().map(|s| s.0).collect(),
+            varying,
             forcing: block_forcing,
             block_start,
             cols,
@@ -617,9 +638,7 @@ impl Discretization {
             flow_forcing: forcing.split_off(n),
         }
     }
-}
 
-impl HeldInputStep {
     /// Number of sources given at each step.
     pub fn varying_count(&self) -> usize {
         self.varying.len()
@@ -634,6 +653,36 @@ impl HeldInputStep {
     /// order given to [`Discretization::with_held_inputs`]); the step's flows go to `pending`.
     /// Allocation-free after the first step with a given `pending`.
     pub fn step(&self, state: &mut ThermalState, varying_w: &[f64], pending: &mut PendingFlows) {
+        let width = self.nodes + self.varying.len();
+        self.advance_rows(state, varying_w);
+        let v = &state.input[..width];
+        if pending.sum_input.len() != width {
+            pending.sum_input = vec![0.0; width];
+        }
+        for (s, x) in pending.sum_input.iter_mut().zip(v) {
+            *s += x;
+        }
+        pending.steps += 1;
+    }
+
+    /// Advances `state` by one step with no varying sources and adds the step's flows to
+    /// `state.flow_j` at once (a jump: nothing is pending after it). Allocation-free.
+    pub fn step_settled(&self, state: &mut ThermalState) {
+        let width = self.nodes + self.varying.len();
+        self.advance_rows(state, &[]);
+        let ThermalState { input, flow_j, .. } = state;
+        let v = &input[..width];
+        for ((f, row), forcing) in flow_j
+            .iter_mut()
+            .zip(self.flow_rows.chunks_exact(width))
+            .zip(&self.flow_forcing)
+        {
+            *f += row.iter().zip(v).map(|(a, x)| a * x).sum::<f64>() + forcing;
+        }
+    }
+
+    /// The node rows of a step: `state.input` keeps `[x before; varying_w]` for the flows.
+    fn advance_rows(&self, state: &mut ThermalState, varying_w: &[f64]) {
         let n = self.nodes;
         let width = n + self.varying.len();
         assert_eq!(
@@ -685,13 +734,6 @@ impl HeldInputStep {
             let y = [y[0] + z[0], y[1] + z[1], y[2] + z[2], y[3] + z[3]];
             rows.copy_from_slice(&y[..rows.len()]);
         }
-        if pending.sum_input.len() != width {
-            pending.sum_input = vec![0.0; width];
-        }
-        for (s, x) in pending.sum_input.iter_mut().zip(v.iter()) {
-            *s += x;
-        }
-        pending.steps += 1;
     }
 
     /// Heat (J) the pending steps carried through flow accumulator `flow` (see
@@ -729,8 +771,8 @@ pub struct HeldJump {
     dt_s: f64,
     boundary_c: Vec<f64>,
     source_w: Vec<f64>,
-    nodes: usize,
-    operator: SparseRows,
+    /// The step on the state alone, the held inputs folded into its forcing.
+    step: HeldInputStep,
 }
 
 impl HeldJump {
@@ -742,21 +784,7 @@ impl HeldJump {
     /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j`.
     /// Allocation-free.
     pub fn step(&self, state: &mut ThermalState) {
-        let n = self.nodes;
-        let ThermalState {
-            temps_c,
-            input,
-            flow_j,
-        } = state;
-        input[..n].copy_from_slice(temps_c);
-        input[n] = 1.0;
-        let v = &input[..=n];
-        for (r, t) in temps_c.iter_mut().enumerate() {
-            *t = self.operator.row_dot(r, v);
-        }
-        for (r, f) in flow_j.iter_mut().enumerate() {
-            *f += self.operator.row_dot(n + r, v);
-        }
+        self.step.step_settled(state);
     }
 }
 
