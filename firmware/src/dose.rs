@@ -62,7 +62,21 @@ pub fn channel_irradiance_with_factor_uw_cm2(
         * thermal_factor
         * (f32::from(duty_permille) / 1000.0)
         * distance_factor;
-    libm::roundf(e_mw_cm2 * 1000.0) as u32
+    round_to_u32(e_mw_cm2 * 1000.0)
+}
+
+/// `libm::roundf(x) as u32` (half away from zero, saturating; NaN and negatives to 0), without
+/// the general rounding routine: for `0 ≤ x < 2³²` the truncation `i` is exact in f32 (below
+/// 2²³ it is small, above x is already an integer), so `x − i` is the exact fraction and
+/// comparing it with ½ rounds exactly as `roundf` does. The control tick rounds a few values
+/// every 10 ms.
+pub fn round_to_u32(x: f32) -> u32 {
+    let i = x as u32;
+    if x - i as f32 >= 0.5 {
+        i.saturating_add(1)
+    } else {
+        i
+    }
 }
 
 /// Delivered fluence of one session, per channel, as the firmware estimates it.
@@ -165,6 +179,42 @@ mod tests {
                 want,
                 "{i} mA {d} ‰ {t} °C x{f}"
             );
+        }
+    }
+
+    #[test]
+    fn round_to_u32_is_roundf() {
+        // Ties, the largest float below ½ (whose x + 0.5 rounds up in f32), the end of exact
+        // fractions (2²³), odd integers above 2²⁴, the u32 range's end, and the non-finite.
+        let cases = [
+            0.0,
+            -0.0,
+            0.25,
+            0.5,
+            f32::from_bits(0.5f32.to_bits() - 1),
+            1.5,
+            2.5,
+            999.4999,
+            7970.5,
+            8_388_607.5,
+            8_388_608.0,
+            16_777_218.0,
+            4_294_967_040.0,
+            4_294_967_296.0,
+            1.0e12,
+            -0.5,
+            -3.7,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for x in cases {
+            assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
+        }
+        // Every hundredth of a unit up to 2000: the drive's duty range and beyond.
+        for k in 0..200_000u32 {
+            let x = k as f32 / 100.0;
+            assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
         }
     }
 

@@ -8,14 +8,14 @@
 //! the crate documentation.
 
 use crate::boundary::{
-    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, NVM_SIZE, OutputFrame, SessionState,
-    buttons, hw,
+    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE, OutputFrame,
+    SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
-use crate::dose::{DoseMeter, channel_irradiance_with_factor_uw_cm2};
+use crate::dose::{DoseMeter, channel_irradiance_with_factor_uw_cm2, round_to_u32};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
 use crate::ntc::NtcReading;
 use crate::nvm::{
@@ -291,15 +291,53 @@ impl Debouncer {
 }
 
 /// Temperatures of one step (after the rail checks).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Temps {
+    /// Each NTC's classified reading (slot 0–1 contact, 2 board), for the sensor checks.
+    readings: [NtcReading; 3],
     contact: [Option<f32>; MAX_CONTACT_NTCS],
     board: Option<f32>,
+    /// Hottest contact reading, °C: taken once per step, read by half a dozen decisions.
+    contact_max: Option<f32>,
 }
 
 impl Temps {
     fn contact_max(&self) -> Option<f32> {
-        self.contact.iter().flatten().copied().reduce(f32::max)
+        self.contact_max
+    }
+}
+
+/// The LED strings' current and voltage sense of one step, converted once: the junction
+/// estimate, the covered monitor's heat and the string checks all read them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct StringSense {
+    /// Average current per string, mA ([`string_ma`]); 0 on strings not fitted.
+    ma: [f32; MAX_STRINGS],
+    /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
+    mv: [f32; MAX_STRINGS],
+    /// Heat per string, W: `P_el (1 − WPE)` with `P_el = I·V` (domain.md §3.1; mA × mV / 10⁶).
+    heat_w: [f32; MAX_STRINGS],
+    /// Heat of the whole board, W: the sum of `heat_w` over the fitted strings, channel by
+    /// channel.
+    total_heat_w: f32,
+}
+
+impl StringSense {
+    fn sample(input: &InputFrame, cal: &DeviceCalibration) -> StringSense {
+        let mut sense = StringSense::default();
+        for (c, ch) in cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            for st in cal.strings_of(c) {
+                let ma = string_ma(input, st);
+                let mv = string_mv(input, st);
+                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
+                sense.ma[st] = ma;
+                sense.mv[st] = mv;
+                sense.heat_w[st] = heat_w;
+                sense.total_heat_w += heat_w;
+            }
+        }
+        sense
     }
 }
 
@@ -311,6 +349,9 @@ struct Session {
     treated_ms: u64,
     emitted_ms: u64,
     dose: DoseMeter,
+    /// `dose.peak_mj_cm2(cal)`, mJ/cm², recomputed whenever `dose` changes (the session-cap
+    /// check and the diagnostics read it every step; it changes only while emitting).
+    peak_mj_cm2: u32,
     cem43_min: f32,
     ambient_c: f32,
     covered: CoveredMonitor,
@@ -390,9 +431,9 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// Last conversion of each NTC (contact 0, contact 1, board): ADC codes change slowly, so
-    /// most 10 ms ticks reuse it instead of a logarithm (the hot path's largest cost).
-    ntc_memo: [(u16, NtcReading); 3],
+    /// The last CEM43 increment, keyed by the temperature's bits and the interval, ms: a contact
+    /// reading often repeats from one 10 ms tick to the next, and the increment is a power.
+    cem43_memo: Option<(u32, u32, f32)>,
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
     warning: bool,
@@ -444,7 +485,7 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            ntc_memo: [(0, NtcReading::Short); 3],
+            cem43_memo: None,
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             warning: false,
@@ -461,10 +502,11 @@ impl<V: Variant> Firmware<V> {
         let now = self.uptime_ms;
         let temps = self.read_temps(input);
         self.update_rates(&temps, now);
-        let junction_c = self.junction_estimates(input, temps.board);
+        let sense = StringSense::sample(input, self.cal);
+        let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
-        let suspect = self.find_fault(input, &temps, elapsed);
+        let suspect = self.find_fault(input, &temps, &sense, elapsed);
         self.confirm(suspect, now);
 
         if self.variant.contact_debounce_ms() > 0 {
@@ -482,11 +524,11 @@ impl<V: Variant> Firmware<V> {
 
         let blind = suspect.is_some_and(|f| f.kind.blinds_temperature());
         let (duty_factor, covered) = if self.phase == Phase::Treating && !blind {
-            self.duty_factors(&temps, &junction_c, input, elapsed)
+            self.duty_factors(&temps, &junction_c, &sense, elapsed)
         } else {
             (
                 [0.0; MAX_CHANNELS],
-                self.session.is_some_and(|s| s.covered.covered),
+                self.session.as_ref().is_some_and(|s| s.covered.covered),
             )
         };
         let command = self.drive(duty_factor);
@@ -509,10 +551,10 @@ impl<V: Variant> Firmware<V> {
             board_c: temps.board,
             junction_c,
             duty_factor,
-            cem43_min: self.session.map_or(0.0, |s| s.cem43_min),
+            cem43_min: self.session.as_ref().map_or(0.0, |s| s.cem43_min),
             covered,
-            peak_mj_cm2: self.session.map_or(0, |s| s.dose.peak_mj_cm2(self.cal)),
-            treated_ms: self.session.map_or(0, |s| s.treated_ms),
+            peak_mj_cm2: self.session.as_ref().map_or(0, |s| s.peak_mj_cm2),
+            treated_ms: self.session.as_ref().map_or(0, |s| s.treated_ms),
             rate_k_per_s: self.rate_k_per_s,
         };
         OutputFrame {
@@ -526,6 +568,7 @@ impl<V: Variant> Firmware<V> {
             detail: self.phase.detail(),
             dose_estimate_mj_cm2: self
                 .session
+                .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
             fault_code: self.fault.map_or(0, Fault::code),
         }
@@ -582,28 +625,27 @@ impl<V: Variant> Firmware<V> {
         elapsed
     }
 
-    /// [`Variant::ntc_to_c`] ([`crate::ntc::read`] for the reference) through the per-sensor
-    /// memo (slot 0–1 contact, 2 board).
-    fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
-        let (memo_counts, memo) = self.ntc_memo[slot];
-        if memo_counts == counts {
-            return memo;
-        }
-        let reading = self.variant.ntc_to_c(counts);
-        self.ntc_memo[slot] = (counts, reading);
-        reading
-    }
-
-    fn read_temps(&mut self, input: &InputFrame) -> Temps {
-        let mut t = Temps::default();
+    /// Convert the NTCs ([`Variant::ntc_to_c`], a table lookup for the reference).
+    fn read_temps(&self, input: &InputFrame) -> Temps {
+        let mut t = Temps {
+            readings: [NtcReading::Short; 3],
+            contact: [None; MAX_CONTACT_NTCS],
+            board: None,
+            contact_max: None,
+        };
         for i in 0..usize::from(self.cal.contact_ntcs) {
-            if let NtcReading::Celsius(c) = self.read_ntc(i, input.adc.contact_ntc[i]) {
+            let reading = self.variant.ntc_to_c(input.adc.contact_ntc[i]);
+            t.readings[i] = reading;
+            if let NtcReading::Celsius(c) = reading {
                 t.contact[i] = Some(c);
             }
         }
-        if let NtcReading::Celsius(c) = self.read_ntc(2, input.adc.board_ntc) {
+        let reading = self.variant.ntc_to_c(input.adc.board_ntc);
+        t.readings[2] = reading;
+        if let NtcReading::Celsius(c) = reading {
             t.board = Some(c);
         }
+        t.contact_max = t.contact.iter().flatten().copied().reduce(f32::max);
         t
     }
 
@@ -628,7 +670,7 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// Per-channel junction estimate from the board NTC and the measured string power.
-    fn junction_estimates(&self, input: &InputFrame, board_c: Option<f32>) -> [f32; MAX_CHANNELS] {
+    fn junction_estimates(&self, sense: &StringSense, board_c: Option<f32>) -> [f32; MAX_CHANNELS] {
         let board = board_c.unwrap_or(25.0);
         let mut tj = [board; MAX_CHANNELS];
         for (c, ch) in self.cal.channels.iter().enumerate() {
@@ -637,8 +679,7 @@ impl<V: Variant> Firmware<V> {
             let n = strings.len() as f32;
             let mut heat_per_led_w = 0.0;
             for s in strings {
-                let p_w = string_ma(input, s) * string_mv(input, s) / 1.0e6;
-                heat_per_led_w += p_w * (1.0 - ch.wpe) / f32::from(ch.leds_per_string) / n;
+                heat_per_led_w += sense.heat_w[s] / f32::from(ch.leds_per_string) / n;
             }
             tj[c] = thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, heat_per_led_w);
         }
@@ -661,7 +702,16 @@ impl<V: Variant> Firmware<V> {
             return;
         };
         if let Some(t) = temps.contact_max() {
-            s.cem43_min += thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed);
+            let t = t + LIMITS.cem43_margin_k;
+            let increment = match self.cem43_memo {
+                Some((bits, ms, inc)) if bits == t.to_bits() && ms == elapsed => inc,
+                _ => {
+                    let inc = thermal::cem43_increment_min(t, elapsed);
+                    self.cem43_memo = Some((t.to_bits(), elapsed, inc));
+                    inc
+                }
+            };
+            s.cem43_min += increment;
         }
         if self.phase != Phase::Treating {
             return;
@@ -684,8 +734,9 @@ impl<V: Variant> Firmware<V> {
         }
         if irr.iter().any(|&e| e > 0) {
             s.emitted_ms += u64::from(elapsed);
+            s.dose.add(irr, elapsed);
+            s.peak_mj_cm2 = s.dose.peak_mj_cm2(cal);
         }
-        s.dose.add(irr, elapsed);
     }
 
     fn distance_factor(&self, input: &InputFrame) -> f32 {
@@ -697,20 +748,23 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// The first fault condition present this step (not yet confirmed).
-    fn find_fault(&mut self, input: &InputFrame, temps: &Temps, elapsed: u32) -> Option<Fault> {
+    fn find_fault(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        sense: &StringSense,
+        elapsed: u32,
+    ) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
-        // Sensors: rails, range, rate.
-        let ntcs = (0..usize::from(self.cal.contact_ntcs))
-            .map(|i| (i as u8, input.adc.contact_ntc[i], CONTACT_RANGE_C));
-        for (index, counts, (lo, hi)) in
-            ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
-        {
-            let slot = if index == BOARD_NTC {
-                2
+        // Sensors: rails, range, rate; contact NTCs first, then the board.
+        let contact_slots = 0..usize::from(self.cal.contact_ntcs);
+        for slot in contact_slots.chain([2]) {
+            let (index, (lo, hi)) = if slot == 2 {
+                (BOARD_NTC, BOARD_RANGE_C)
             } else {
-                usize::from(index)
+                (slot as u8, CONTACT_RANGE_C)
             };
-            match self.read_ntc(slot, counts) {
+            match temps.readings[slot] {
                 NtcReading::Open if self.variant.open_ntc_is_fault() => {
                     return f(FaultKind::NtcOpen, index);
                 }
@@ -725,7 +779,7 @@ impl<V: Variant> Firmware<V> {
                 return f(FaultKind::NtcImplausible, index);
             }
         }
-        if let Some(fault) = self.find_string_fault(input) {
+        if let Some(fault) = self.find_string_fault(sense) {
             return Some(fault);
         }
         // Over-temperature latch while a session is open.
@@ -746,7 +800,7 @@ impl<V: Variant> Firmware<V> {
         None
     }
 
-    fn find_string_fault(&self, input: &InputFrame) -> Option<Fault> {
+    fn find_string_fault(&self, sense: &StringSense) -> Option<Fault> {
         let c_prev = self.command;
         let rail_mv = f32::from(self.cal.led_rail_mv);
         for (c, ch) in self.cal.channels.iter().enumerate() {
@@ -760,8 +814,8 @@ impl<V: Variant> Firmware<V> {
             for (k, s) in self.cal.strings_of(c).enumerate() {
                 let sample = StringSample {
                     expected_ma,
-                    measured_ma: string_ma(input, s),
-                    voltage_mv: string_mv(input, s),
+                    measured_ma: sense.ma[s],
+                    voltage_mv: sense.mv[s],
                 };
                 if let Some(kind) = faults::check_string(&sample, ch, rail_mv) {
                     return Some(Fault {
@@ -951,7 +1005,7 @@ impl<V: Variant> Firmware<V> {
             }
             Phase::Treating => self.treating_checks(input, pause),
             Phase::Paused { since_ms, .. } => {
-                let program = self.session.map(|s| s.program);
+                let program = self.session.as_ref().map(|s| s.program);
                 let selected = crate::programs::programs(self.class)
                     .get(usize::from(input.program))
                     .copied();
@@ -967,6 +1021,7 @@ impl<V: Variant> Firmware<V> {
                         && let Some(s) = self.session.as_mut()
                     {
                         s.dose = DoseMeter::default();
+                        s.peak_mj_cm2 = 0;
                     }
                 } else if now - since_ms >= PAUSE_TIMEOUT_MS {
                     self.end_session(SessionEnd::PauseTimeout);
@@ -976,13 +1031,15 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn treating_checks(&mut self, input: &InputFrame, pause: bool) {
-        let Some(s) = self.session else { return };
+        let Some(program) = self.session.as_ref().map(|s| s.program) else {
+            return;
+        };
         let reason = if pause {
             Some(PauseReason::User)
         } else {
             let eye_checked = self.variant.eye_interlock_while_treating();
             let interlock = self
-                .interlock(input, s.program)
+                .interlock(input, program)
                 .filter(|&r| eye_checked || r != Refusal::NoEyeShield);
             interlock.map(|r| match r {
                 Refusal::NoSkinContact => PauseReason::ContactLost,
@@ -999,11 +1056,13 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn check_session_end(&mut self, temps: &Temps) {
-        let Some(s) = self.session else { return };
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         let p = s.program;
         let end = if s.dose.mean_mj_cm2() >= p.target_mj_cm2 {
             Some(SessionEnd::TargetReached)
-        } else if s.dose.peak_mj_cm2(self.cal) >= p.session_cap_mj_cm2 {
+        } else if s.peak_mj_cm2 >= p.session_cap_mj_cm2 {
             Some(SessionEnd::SessionCap)
         } else if s.treated_ms >= u64::from(p.time_limit_s) * 1000 {
             Some(SessionEnd::TimeLimit)
@@ -1079,6 +1138,7 @@ impl<V: Variant> Firmware<V> {
                     treated_ms: 0,
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
+                    peak_mj_cm2: 0,
                     cem43_min: 0.0,
                     ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
@@ -1179,7 +1239,7 @@ impl<V: Variant> Firmware<V> {
         &mut self,
         temps: &Temps,
         junction_c: &[f32; MAX_CHANNELS],
-        input: &InputFrame,
+        sense: &StringSense,
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
@@ -1188,14 +1248,7 @@ impl<V: Variant> Firmware<V> {
             return ([0.0; MAX_CHANNELS], false);
         };
         let contact = temps.contact_max().map_or(1.0, thermal::contact_derate);
-        let mut heat_w = 0.0;
-        for (c, ch) in cal.channels.iter().enumerate() {
-            if let Some(ch) = ch {
-                for st in cal.strings_of(c) {
-                    heat_w += string_ma(input, st) * string_mv(input, st) / 1.0e6 * (1.0 - ch.wpe);
-                }
-            }
-        }
+        let heat_w = sense.total_heat_w;
         let covered = match temps.board {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
@@ -1227,7 +1280,11 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> Command {
-        let Some(s) = self.session.filter(|_| self.phase == Phase::Treating) else {
+        let Some(s) = self
+            .session
+            .as_ref()
+            .filter(|_| self.phase == Phase::Treating)
+        else {
             return Command::default();
         };
         let mut cmd = Command {
@@ -1237,8 +1294,10 @@ impl<V: Variant> Firmware<V> {
         for (c, factor) in duty_factor.into_iter().enumerate() {
             if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
                 cmd.current_ma[c] = s.program.current_ma[c];
-                cmd.duty_permille[c] =
-                    libm::roundf(f32::from(s.program.duty_permille[c]) * factor) as u16;
+                // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
+                // saturation for any factor.
+                let duty = round_to_u32(f32::from(s.program.duty_permille[c]) * factor);
+                cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
             }
         }
         cmd
@@ -1252,7 +1311,7 @@ impl<V: Variant> Firmware<V> {
             self.warning = false;
         }
         let derated = self.phase == Phase::Treating
-            && self.session.is_some_and(|s| {
+            && self.session.as_ref().is_some_and(|s| {
                 (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
             });
         self.warning |= covered || derated;
