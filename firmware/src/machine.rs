@@ -15,7 +15,7 @@ use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
-use crate::dose::{DoseMeter, channel_irradiance_with_factor_uw_cm2, round_to_u32};
+use crate::dose::{DoseMeter, PeakScreen, channel_irradiance_with_factor_uw_cm2, round_to_u32};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
 use crate::ntc::NtcReading;
 use crate::nvm::{
@@ -349,9 +349,6 @@ struct Session {
     treated_ms: u64,
     emitted_ms: u64,
     dose: DoseMeter,
-    /// `dose.peak_mj_cm2(cal)`, mJ/cm², recomputed whenever `dose` changes (the session-cap
-    /// check and the diagnostics read it every step; it changes only while emitting).
-    peak_mj_cm2: u32,
     cem43_min: f32,
     ambient_c: f32,
     covered: CoveredMonitor,
@@ -420,6 +417,8 @@ pub struct Firmware<V: Variant = Reference> {
     variant: V,
     class: DeviceClass,
     cal: &'static DeviceCalibration,
+    /// The session-cap screen of `cal`.
+    peak_screen: PeakScreen,
     phase: Phase,
     fault: Option<Fault>,
     candidate: Option<(Fault, u64)>,
@@ -442,7 +441,18 @@ pub struct Firmware<V: Variant = Reference> {
     /// Uptime at which skin contact was lost, ms; kept only by variants that debounce contact
     /// loss ([`Variant::contact_debounce_ms`]).
     contact_lost_since_ms: Option<u64>,
-    diag: Diagnostics,
+    /// What only the last step knew, for [`Self::diagnostics`]; the rest of the view is state.
+    last_step: StepView,
+}
+
+/// The part of [`Diagnostics`] that lives only for one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct StepView {
+    contact_c: Option<f32>,
+    board_c: Option<f32>,
+    junction_c: [f32; MAX_CHANNELS],
+    duty_factor: [f32; MAX_CHANNELS],
+    covered: bool,
 }
 
 impl Firmware {
@@ -474,6 +484,7 @@ impl<V: Variant> Firmware<V> {
             variant,
             class,
             cal: calibration(class),
+            peak_screen: PeakScreen::new(calibration(class)),
             phase: Phase::Idle,
             fault: None,
             candidate: None,
@@ -492,7 +503,7 @@ impl<V: Variant> Firmware<V> {
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
             contact_lost_since_ms: None,
-            diag: Diagnostics::default(),
+            last_step: StepView::default(),
         }
     }
 
@@ -545,17 +556,12 @@ impl<V: Variant> Firmware<V> {
             .poll(&mut self.ledger, self.class, (now / 1000) as u32);
 
         self.update_warning(&temps, covered, duty_factor);
-        self.diag = Diagnostics {
-            uptime_ms: now,
+        self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
             junction_c,
             duty_factor,
-            cem43_min: self.session.as_ref().map_or(0.0, |s| s.cem43_min),
             covered,
-            peak_mj_cm2: self.session.as_ref().map_or(0, |s| s.peak_mj_cm2),
-            treated_ms: self.session.as_ref().map_or(0, |s| s.treated_ms),
-            rate_k_per_s: self.rate_k_per_s,
         };
         OutputFrame {
             duty_permille: command.duty_permille,
@@ -599,9 +605,26 @@ impl<V: Variant> Firmware<V> {
         self.load_status
     }
 
-    /// Internal view of the last step.
+    /// Internal view of the last step (all zero before the first). Assembled on request: the
+    /// control tick keeps only what it cannot recompute.
     pub fn diagnostics(&self) -> Diagnostics {
-        self.diag
+        if self.last_now_ms.is_none() {
+            return Diagnostics::default();
+        }
+        let v = self.last_step;
+        let session = self.session.as_ref();
+        Diagnostics {
+            uptime_ms: self.uptime_ms,
+            contact_c: v.contact_c,
+            board_c: v.board_c,
+            junction_c: v.junction_c,
+            duty_factor: v.duty_factor,
+            cem43_min: session.map_or(0.0, |s| s.cem43_min),
+            covered: v.covered,
+            peak_mj_cm2: session.map_or(0, |s| s.dose.peak_mj_cm2(self.cal)),
+            treated_ms: session.map_or(0, |s| s.treated_ms),
+            rate_k_per_s: self.rate_k_per_s,
+        }
     }
 
     fn advance_clock(&mut self, now_ms: u32) -> u32 {
@@ -735,7 +758,6 @@ impl<V: Variant> Firmware<V> {
         if irr.iter().any(|&e| e > 0) {
             s.emitted_ms += u64::from(elapsed);
             s.dose.add(irr, elapsed);
-            s.peak_mj_cm2 = s.dose.peak_mj_cm2(cal);
         }
     }
 
@@ -757,27 +779,13 @@ impl<V: Variant> Firmware<V> {
     ) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
         // Sensors: rails, range, rate; contact NTCs first, then the board.
-        let contact_slots = 0..usize::from(self.cal.contact_ntcs);
-        for slot in contact_slots.chain([2]) {
-            let (index, (lo, hi)) = if slot == 2 {
-                (BOARD_NTC, BOARD_RANGE_C)
-            } else {
-                (slot as u8, CONTACT_RANGE_C)
-            };
-            match temps.readings[slot] {
-                NtcReading::Open if self.variant.open_ntc_is_fault() => {
-                    return f(FaultKind::NtcOpen, index);
-                }
-                NtcReading::Open => continue,
-                NtcReading::Short => return f(FaultKind::NtcShort, index),
-                NtcReading::Celsius(c) if c < lo || c > hi => {
-                    return f(FaultKind::NtcImplausible, index);
-                }
-                NtcReading::Celsius(_) => {}
+        for slot in 0..usize::from(self.cal.contact_ntcs) {
+            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
+                return f(kind, slot as u8);
             }
-            if self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
-                return f(FaultKind::NtcImplausible, index);
-            }
+        }
+        if let Some(kind) = self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2) {
+            return f(kind, BOARD_NTC);
         }
         if let Some(fault) = self.find_string_fault(sense) {
             return Some(fault);
@@ -798,6 +806,24 @@ impl<V: Variant> Firmware<V> {
             return self.find_session_fault(input, temps, elapsed);
         }
         None
+    }
+
+    /// The rail, range or rate fault of one NTC (slot 0–1 contact, 2 board), if any; an open
+    /// sensor that the variant tolerates is not judged further.
+    fn sensor_fault(
+        &self,
+        reading: NtcReading,
+        (lo, hi): (f32, f32),
+        slot: usize,
+    ) -> Option<FaultKind> {
+        match reading {
+            NtcReading::Open if self.variant.open_ntc_is_fault() => Some(FaultKind::NtcOpen),
+            NtcReading::Open => None,
+            NtcReading::Short => Some(FaultKind::NtcShort),
+            NtcReading::Celsius(c) if c < lo || c > hi => Some(FaultKind::NtcImplausible),
+            NtcReading::Celsius(_) => (self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S)
+                .then_some(FaultKind::NtcImplausible),
+        }
     }
 
     fn find_string_fault(&self, sense: &StringSense) -> Option<Fault> {
@@ -1021,7 +1047,6 @@ impl<V: Variant> Firmware<V> {
                         && let Some(s) = self.session.as_mut()
                     {
                         s.dose = DoseMeter::default();
-                        s.peak_mj_cm2 = 0;
                     }
                 } else if now - since_ms >= PAUSE_TIMEOUT_MS {
                     self.end_session(SessionEnd::PauseTimeout);
@@ -1062,7 +1087,10 @@ impl<V: Variant> Firmware<V> {
         let p = s.program;
         let end = if s.dose.mean_mj_cm2() >= p.target_mj_cm2 {
             Some(SessionEnd::TargetReached)
-        } else if s.peak_mj_cm2 >= p.session_cap_mj_cm2 {
+        } else if s
+            .dose
+            .peak_reaches(self.cal, &self.peak_screen, p.session_cap_mj_cm2)
+        {
             Some(SessionEnd::SessionCap)
         } else if s.treated_ms >= u64::from(p.time_limit_s) * 1000 {
             Some(SessionEnd::TimeLimit)
@@ -1138,7 +1166,6 @@ impl<V: Variant> Firmware<V> {
                     treated_ms: 0,
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
-                    peak_mj_cm2: 0,
                     cem43_min: 0.0,
                     ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
