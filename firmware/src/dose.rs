@@ -14,6 +14,7 @@ use crate::device::{ChannelCalibration, DeviceCalibration};
 
 /// Relative radiant flux at current ratio `x = I/I_nom` (dimensionless), droop `d` (dimensionless):
 /// `g(x) = x / (1 + d (x − 1))`, g(1) = 1 (brief; domain.md §3.1 "g(I) is sub-linear").
+#[inline]
 pub fn relative_flux(x: f32, droop: f32) -> f32 {
     if x <= 0.0 {
         0.0
@@ -24,6 +25,7 @@ pub fn relative_flux(x: f32, droop: f32) -> f32 {
 
 /// Junction-temperature factor `1 + k_Φ (T_j − 25 °C)` (domain.md §3.1), k_Φ in 1/K, T_j in °C;
 /// never negative.
+#[inline]
 pub fn thermal_factor(k_phi_per_k: f32, t_j_c: f32) -> f32 {
     (1.0 + k_phi_per_k * (t_j_c - 25.0)).max(0.0)
 }
@@ -56,12 +58,33 @@ pub fn channel_irradiance_with_factor_uw_cm2(
     thermal_factor: f32,
     distance_factor: f32,
 ) -> u32 {
+    irradiance_from_flux_uw_cm2(
+        channel_flux_mw_cm2(ch, current_ma),
+        duty_permille,
+        thermal_factor,
+        distance_factor,
+    )
+}
+
+/// The part of the output model that depends on the current alone, `E_cal · g(I/I_nom)`,
+/// mW/cm² (E_cal in mW/cm², I in mA): a session drives one current, so the control tick keeps it.
+pub fn channel_flux_mw_cm2(ch: &ChannelCalibration, current_ma: u16) -> f32 {
     let x = f32::from(current_ma) / f32::from(ch.nominal_ma);
-    let e_mw_cm2 = ch.irradiance_mw_cm2
-        * relative_flux(x, ch.droop)
-        * thermal_factor
-        * (f32::from(duty_permille) / 1000.0)
-        * distance_factor;
+    ch.irradiance_mw_cm2 * relative_flux(x, ch.droop)
+}
+
+/// [`channel_irradiance_with_factor_uw_cm2`] from its current-only part `flux_mw_cm2`
+/// ([`channel_flux_mw_cm2`], mW/cm²), duty in ‰, the factors dimensionless, µW/cm²; the same
+/// operations in the same order.
+#[inline]
+pub fn irradiance_from_flux_uw_cm2(
+    flux_mw_cm2: f32,
+    duty_permille: u16,
+    thermal_factor: f32,
+    distance_factor: f32,
+) -> u32 {
+    let e_mw_cm2 =
+        flux_mw_cm2 * thermal_factor * (f32::from(duty_permille) / 1000.0) * distance_factor;
     round_to_u32(e_mw_cm2 * 1000.0)
 }
 
@@ -70,6 +93,7 @@ pub fn channel_irradiance_with_factor_uw_cm2(
 /// 2²³ it is small, above x is already an integer), so `x − i` is the exact fraction and
 /// comparing it with ½ rounds exactly as `roundf` does. The control tick rounds a few values
 /// every 10 ms.
+#[inline]
 pub fn round_to_u32(x: f32) -> u32 {
     let i = x as u32;
     if x - i as f32 >= 0.5 {
@@ -88,6 +112,7 @@ pub struct DoseMeter {
 impl DoseMeter {
     /// Add `elapsed_ms` at the given per-channel irradiance (`H = E·t`, domain.md §1.1):
     /// µW/cm² × ms = nJ/cm².
+    #[inline]
     pub fn add(&mut self, irradiance_uw_cm2: [u32; MAX_CHANNELS], elapsed_ms: u32) {
         for (h, e) in self.channel_nj_cm2.iter_mut().zip(irradiance_uw_cm2) {
             *h += u64::from(e) * u64::from(elapsed_ms);
@@ -100,6 +125,7 @@ impl DoseMeter {
     }
 
     /// Zone-mean fluence over all channels, mJ/cm² (rounded down).
+    #[inline]
     pub fn mean_mj_cm2(&self) -> u32 {
         (self.channel_nj_cm2.iter().sum::<u64>() / 1_000_000) as u32
     }
@@ -151,6 +177,7 @@ impl DoseMeter {
     /// product, sum, division: relative error ≤ 4 · 2⁻²⁴ < 10⁻⁶), so while
     /// `B (1 + 10⁻⁶) ≤ (cap − 1) · 10⁶` its ceiling is at most `cap − 1`. Only above that is the
     /// bound itself evaluated.
+    #[inline]
     pub fn peak_reaches(
         &self,
         cal: &DeviceCalibration,
@@ -162,6 +189,7 @@ impl DoseMeter {
 
     /// The integer half of [`Self::peak_reaches`]: true only if the peak-point bound is surely
     /// below `cap_mj_cm2`.
+    #[inline]
     fn surely_below(&self, screen: &PeakScreen, cap_mj_cm2: u32) -> bool {
         if cap_mj_cm2 == 0 {
             return false;

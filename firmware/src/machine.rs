@@ -15,7 +15,9 @@ use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
-use crate::dose::{DoseMeter, PeakScreen, channel_irradiance_with_factor_uw_cm2, round_to_u32};
+use crate::dose::{
+    DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
+};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
 use crate::ntc::NtcReading;
 use crate::nvm::{
@@ -96,6 +98,9 @@ pub const STUCK_BOARD_RISE_K: f32 = 1.0;
 pub const FAN_GRACE_MS: u64 = 2000;
 /// Plausible contact NTC range, °C (body-worn; outside it the sensor is broken).
 pub const CONTACT_RANGE_C: (f32, f32) = (-10.0, 80.0);
+/// Slots of the CEM43 increment memo (a power of two; a handful covers the ADC noise of a
+/// steady reading).
+const CEM43_MEMO_SLOTS: usize = 8;
 /// Plausible board NTC range, °C.
 pub const BOARD_RANGE_C: (f32, f32) = (-20.0, 125.0);
 
@@ -315,9 +320,10 @@ struct StringSense {
     ma: [f32; MAX_STRINGS],
     /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
     mv: [f32; MAX_STRINGS],
-    /// Heat per string, W: `P_el (1 − WPE)` with `P_el = I·V` (domain.md §3.1; mA × mV / 10⁶).
-    heat_w: [f32; MAX_STRINGS],
-    /// Heat of the whole board, W: the sum of `heat_w` over the fitted strings, channel by
+    /// Heat per LED of each channel, W: the mean over its strings of the string's heat
+    /// `P_el (1 − WPE)` (`P_el = I·V`, mA × mV / 10⁶; domain.md §3.1) shared by its LEDs.
+    heat_per_led_w: [f32; MAX_CHANNELS],
+    /// Heat of the whole board, W: the strings' heat summed string by string, channel by
     /// channel.
     total_heat_w: f32,
 }
@@ -327,13 +333,16 @@ impl StringSense {
         let mut sense = StringSense::default();
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
-            for st in cal.strings_of(c) {
+            let strings = cal.strings_of(c);
+            let n = strings.len() as f32;
+            let leds = f32::from(ch.leds_per_string);
+            for st in strings {
                 let ma = string_ma(input, st);
                 let mv = string_mv(input, st);
                 let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
                 sense.ma[st] = ma;
                 sense.mv[st] = mv;
-                sense.heat_w[st] = heat_w;
+                sense.heat_per_led_w[c] += heat_w / leds / n;
                 sense.total_heat_w += heat_w;
             }
         }
@@ -430,9 +439,13 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// The last CEM43 increment, keyed by the temperature's bits and the interval, ms: a contact
-    /// reading often repeats from one 10 ms tick to the next, and the increment is a power.
-    cem43_memo: Option<(u32, u32, f32)>,
+    /// Recent CEM43 increments, min, keyed by the temperature's bits and the interval, ms, in
+    /// slots chosen by the temperature's low bits: a contact reading dithers over a few ADC
+    /// codes from one 10 ms tick to the next, and the increment is a power.
+    cem43_memo: [Option<(u32, u32, f32)>; CEM43_MEMO_SLOTS],
+    /// Per channel, the last commanded current, mA, and its [`channel_flux_mw_cm2`], mW/cm²
+    /// (a session drives one current throughout).
+    flux_memo: [(u16, f32); MAX_CHANNELS],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
     warning: bool,
@@ -496,7 +509,8 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            cem43_memo: None,
+            cem43_memo: [None; CEM43_MEMO_SLOTS],
+            flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             warning: false,
@@ -698,13 +712,8 @@ impl<V: Variant> Firmware<V> {
         let mut tj = [board; MAX_CHANNELS];
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
-            let strings = self.cal.strings_of(c);
-            let n = strings.len() as f32;
-            let mut heat_per_led_w = 0.0;
-            for s in strings {
-                heat_per_led_w += sense.heat_w[s] / f32::from(ch.leds_per_string) / n;
-            }
-            tj[c] = thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, heat_per_led_w);
+            tj[c] =
+                thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, sense.heat_per_led_w[c]);
         }
         tj
     }
@@ -726,11 +735,13 @@ impl<V: Variant> Firmware<V> {
         };
         if let Some(t) = temps.contact_max() {
             let t = t + LIMITS.cem43_margin_k;
-            let increment = match self.cem43_memo {
-                Some((bits, ms, inc)) if bits == t.to_bits() && ms == elapsed => inc,
+            let bits = t.to_bits();
+            let slot = &mut self.cem43_memo[bits as usize % CEM43_MEMO_SLOTS];
+            let increment = match *slot {
+                Some((b, ms, inc)) if b == bits && ms == elapsed => inc,
                 _ => {
                     let inc = thermal::cem43_increment_min(t, elapsed);
-                    self.cem43_memo = Some((t.to_bits(), elapsed, inc));
+                    *slot = Some((bits, elapsed, inc));
                     inc
                 }
             };
@@ -746,9 +757,12 @@ impl<V: Variant> Firmware<V> {
         let mut irr = [0u32; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
-                irr[c] = channel_irradiance_with_factor_uw_cm2(
-                    ch,
-                    command.current_ma[c],
+                let current_ma = command.current_ma[c];
+                if self.flux_memo[c].0 != current_ma {
+                    self.flux_memo[c] = (current_ma, channel_flux_mw_cm2(ch, current_ma));
+                }
+                irr[c] = irradiance_from_flux_uw_cm2(
+                    self.flux_memo[c].1,
                     command.duty_permille[c],
                     variant.output_factor(ch.k_phi_per_k, junction_c[c]),
                     distance_factor,
@@ -1368,6 +1382,17 @@ impl<V: Variant> Firmware<V> {
                 .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
         }
     }
+}
+
+/// The flux memo of a fresh firmware: every fitted channel at zero current.
+fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
+    let mut memo = [(0, 0.0); MAX_CHANNELS];
+    for (m, ch) in memo.iter_mut().zip(&cal.channels) {
+        if let Some(ch) = ch {
+            m.1 = channel_flux_mw_cm2(ch, 0);
+        }
+    }
+    memo
 }
 
 /// Average string current, mA.

@@ -88,16 +88,19 @@ pub const LIMITS: ThermalLimits = ThermalLimits {
 };
 
 /// Linear ramp from 1 at or below `start` to 0 at or above `end`.
+#[inline]
 fn ramp_down(value: f32, start: f32, end: f32) -> f32 {
     ((end - value) / (end - start)).clamp(0.0, 1.0)
 }
 
 /// Duty factor from the hottest contact temperature, dimensionless (module table).
+#[inline]
 pub fn contact_derate(contact_c: f32) -> f32 {
     ramp_down(contact_c, LIMITS.derate_start_c, LIMITS.derate_end_c)
 }
 
 /// Duty factor from the estimated junction temperature, dimensionless (module table).
+#[inline]
 pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
     let end = t_j_max_c - LIMITS.junction_zero_below_max_k;
     ramp_down(t_j_c, end - LIMITS.junction_band_k, end)
@@ -105,6 +108,7 @@ pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
 
 /// Junction temperature estimate, °C: `T_j = T_board + R_th,jb · P_heat` (domain.md §3.1), with
 /// T_board in °C, R_th,jb in K/W and the heat of one LED P_heat in W.
+#[inline]
 pub fn junction_estimate_c(board_c: f32, r_th_jb_k_per_w: f32, heat_per_led_w: f32) -> f32 {
     board_c + r_th_jb_k_per_w * heat_per_led_w
 }
@@ -176,6 +180,7 @@ impl CoveredMonitor {
         clippy::too_many_arguments,
         reason = "the monitor's inputs are one step's samples; a struct would be built per tick"
     )]
+    #[inline]
     pub fn update_with_hysteresis(
         &mut self,
         hysteresis_k: f32,
