@@ -19,7 +19,7 @@ use crate::dose::{
     DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
 };
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
-use crate::ntc::NtcReading;
+use crate::ntc::{self, NtcReading};
 use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
 };
@@ -98,9 +98,6 @@ pub const STUCK_BOARD_RISE_K: f32 = 1.0;
 pub const FAN_GRACE_MS: u64 = 2000;
 /// Plausible contact NTC range, °C (body-worn; outside it the sensor is broken).
 pub const CONTACT_RANGE_C: (f32, f32) = (-10.0, 80.0);
-/// Slots of the CEM43 increment memo (a power of two; a handful covers the ADC noise of a
-/// steady reading).
-const CEM43_MEMO_SLOTS: usize = 8;
 /// Plausible board NTC range, °C.
 pub const BOARD_RANGE_C: (f32, f32) = (-20.0, 125.0);
 
@@ -304,6 +301,8 @@ struct Temps {
     board: Option<f32>,
     /// Hottest contact reading, °C: taken once per step, read by half a dozen decisions.
     contact_max: Option<f32>,
+    /// The ADC code of a contact NTC that reads `contact_max`, for the CEM43 rate table.
+    contact_max_counts: Option<u16>,
 }
 
 impl Temps {
@@ -439,10 +438,6 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// Recent CEM43 increments, min, keyed by the temperature's bits and the interval, ms, in
-    /// slots chosen by the temperature's low bits: a contact reading dithers over a few ADC
-    /// codes from one 10 ms tick to the next, and the increment is a power.
-    cem43_memo: [Option<(u32, u32, f32)>; CEM43_MEMO_SLOTS],
     /// Per channel, the last commanded current, mA, and its [`channel_flux_mw_cm2`], mW/cm²
     /// (a session drives one current throughout).
     flux_memo: [(u16, f32); MAX_CHANNELS],
@@ -509,7 +504,6 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            cem43_memo: [None; CEM43_MEMO_SLOTS],
             flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
@@ -669,6 +663,7 @@ impl<V: Variant> Firmware<V> {
             contact: [None; MAX_CONTACT_NTCS],
             board: None,
             contact_max: None,
+            contact_max_counts: None,
         };
         for i in 0..usize::from(self.cal.contact_ntcs) {
             let reading = self.variant.ntc_to_c(input.adc.contact_ntc[i]);
@@ -683,6 +678,9 @@ impl<V: Variant> Firmware<V> {
             t.board = Some(c);
         }
         t.contact_max = t.contact.iter().flatten().copied().reduce(f32::max);
+        t.contact_max_counts = (0..MAX_CONTACT_NTCS)
+            .find(|&i| t.contact[i].is_some() && t.contact[i] == t.contact_max)
+            .map(|i| input.adc.contact_ntc[i]);
         t
     }
 
@@ -734,16 +732,13 @@ impl<V: Variant> Firmware<V> {
             return;
         };
         if let Some(t) = temps.contact_max() {
-            let t = t + LIMITS.cem43_margin_k;
-            let bits = t.to_bits();
-            let slot = &mut self.cem43_memo[bits as usize % CEM43_MEMO_SLOTS];
-            let increment = match *slot {
-                Some((b, ms, inc)) if b == bits && ms == elapsed => inc,
-                _ => {
-                    let inc = thermal::cem43_increment_min(t, elapsed);
-                    *slot = Some((bits, elapsed, inc));
-                    inc
+            // The rate table holds the reference conversion of each code: a variant converting
+            // codes its own way gets the formula.
+            let increment = match temps.contact_max_counts {
+                Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
+                    thermal::cem43_increment_at_code_min(counts, elapsed)
                 }
+                _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
             };
             s.cem43_min += increment;
         }
@@ -1138,12 +1133,14 @@ impl<V: Variant> Firmware<V> {
         if cal.skin_contact && !input.skin_contact && self.contact_loss_confirmed() {
             return Some(Refusal::NoSkinContact);
         }
-        let uses_nir = cal
-            .channels
-            .iter()
-            .zip(program.current_ma)
-            .any(|(ch, i)| i > 0 && ch.is_some_and(|ch| ch.wavelength.is_nir()));
-        if cal.eye_shield && uses_nir && !input.eye_shield {
+        // Only the mask has the eye-shield detect: the NIR test runs only where it can matter.
+        let uses_nir = || {
+            cal.channels
+                .iter()
+                .zip(program.current_ma)
+                .any(|(ch, i)| i > 0 && ch.is_some_and(|ch| ch.wavelength.is_nir()))
+        };
+        if cal.eye_shield && !input.eye_shield && uses_nir() {
             return Some(Refusal::NoEyeShield);
         }
         if cal.distance_sensor

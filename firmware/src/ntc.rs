@@ -47,7 +47,7 @@ pub fn read(counts: u16) -> NtcReading {
 }
 
 /// Number of ADC codes, `ADC_MAX + 1`.
-const ADC_CODES: usize = hw::ADC_MAX as usize + 1;
+pub(crate) const ADC_CODES: usize = hw::ADC_MAX as usize + 1;
 
 /// [`beta_celsius`] of every code between the rail margins, °C (the rail codes hold 0 and are
 /// never read: [`read`] classifies them first). Built by the compiler, so it is exactly what the
@@ -66,7 +66,7 @@ const fn celsius_table() -> [f32; ADC_CODES] {
 }
 
 /// The Beta model of [`read`] for one code, °C (domain.md §6.5; units there).
-const fn beta_celsius(counts: u16) -> f32 {
+pub(crate) const fn beta_celsius(counts: u16) -> f32 {
     let code = counts as f32;
     let r_ohm = hw::NTC_R_FIXED_OHM * code / (hw::ADC_MAX as f32 - code);
     let inv_t = 1.0 / T25_K + ln(r_ohm / hw::NTC_R25_OHM) / hw::NTC_BETA_K;
