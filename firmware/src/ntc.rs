@@ -34,7 +34,7 @@ pub enum NtcReading {
 ///
 /// Beta model (domain.md §6.5): `1/T = 1/T25 + (1/B)·ln(R/R25)`, R from the divider
 /// `R = R_f · code / (ADC_MAX − code)`; T in K, R in Ω, B = [`hw::NTC_BETA_K`] in K. The model is
-/// evaluated once per code at build time ([`CELSIUS_BY_CODE`]): a 12-bit ADC has only 4096 codes,
+/// evaluated once per code at build time (a table): a 12-bit ADC has only 4096 codes,
 /// and the control tick converts three sensors every 10 ms.
 pub fn read(counts: u16) -> NtcReading {
     if counts >= hw::ADC_MAX - RAIL_MARGIN_COUNTS {
