@@ -143,7 +143,7 @@ impl DoseMeter {
     }
 }
 
-/// An integer screen for the session-cap test: decides "the peak-point bound has not reached
+/// An integer screen for one session-cap test: decides "the peak-point bound has not reached
 /// the cap" without the f32 sum of [`DoseMeter::peak_mj_cm2`] (two u64→f32 conversions and a
 /// ceiling), which the control tick would otherwise evaluate every 10 ms although only the last
 /// few ticks before the cap can reach it.
@@ -152,54 +152,59 @@ pub struct PeakScreen {
     /// Per channel, an integer not below 1000 × the calibrated peak/mean ratio (0 when the
     /// channel is not fitted), ‰.
     peak_to_mean_permille: [u64; MAX_CHANNELS],
+    /// The cap, mJ/cm².
+    cap_mj_cm2: u32,
+    /// `S = Σ_c H_c · peak_to_mean_permille_c` (nJ/cm² · ‰) at or below which the bound is
+    /// surely under the cap; `None` when no dose is (caps of 0 or 1 mJ/cm²).
+    limit: Option<u64>,
 }
 
 impl PeakScreen {
-    /// The screen for one calibration sheet.
-    pub fn new(cal: &DeviceCalibration) -> PeakScreen {
-        let mut screen = PeakScreen::default();
-        for (p, ch) in screen.peak_to_mean_permille.iter_mut().zip(&cal.channels) {
+    /// The screen of `cap_mj_cm2` for one calibration sheet.
+    ///
+    /// Why the limit is safe: with `S ≤ (C − q − 5) · 1000`, `C = (cap − 1) · 10⁶` nJ/cm² and
+    /// `q = ⌊C / 10⁶⌋`, the real bound `Σ_c H_c (peak/mean)_c ≤ S / 1000 ≤ C − q − 5`. The f32
+    /// evaluation of [`DoseMeter::peak_mj_cm2`] rounds at most four times (conversion, product,
+    /// sum, division: relative error ≤ 4 · 2⁻²⁴ < 10⁻⁶), so before its ceiling it is below
+    /// `(C − q − 5)(1 + 10⁻⁶) / 10⁶ < (C − 4) / 10⁶ < cap − 1`, and the ceiling is at most
+    /// `cap − 1`.
+    pub fn new(cal: &DeviceCalibration, cap_mj_cm2: u32) -> PeakScreen {
+        let mut peak_to_mean_permille = [0; MAX_CHANNELS];
+        for (p, ch) in peak_to_mean_permille.iter_mut().zip(&cal.channels) {
             if let Some(ch) = ch {
                 // `ptm · 1000` rounded in f32 may fall below the real product by far less than
                 // one unit: the ceiling plus one is an upper bound.
                 *p = libm::ceilf(ch.peak_to_mean * 1000.0) as u64 + 1;
             }
         }
-        screen
+        let c_nj = u64::from(cap_mj_cm2.saturating_sub(1)) * 1_000_000;
+        let limit = c_nj.checked_sub(c_nj / 1_000_000 + 5).map(|l| l * 1000);
+        PeakScreen {
+            peak_to_mean_permille,
+            cap_mj_cm2,
+            limit,
+        }
     }
 }
 
 impl DoseMeter {
-    /// Whether `self.peak_mj_cm2(cal) >= cap_mj_cm2`, with `screen` built from the same `cal`.
-    ///
-    /// The integer bound `B ≥ Σ_c H_c · (peak/mean)_c` (nJ/cm²) is exact arithmetic; the f32
-    /// evaluation of [`Self::peak_mj_cm2`] rounds at most four times on the way (conversion,
-    /// product, sum, division: relative error ≤ 4 · 2⁻²⁴ < 10⁻⁶), so while
-    /// `B (1 + 10⁻⁶) ≤ (cap − 1) · 10⁶` its ceiling is at most `cap − 1`. Only above that is the
-    /// bound itself evaluated.
+    /// Whether `self.peak_mj_cm2(cal) >= cap` for the cap of `screen` (built from the same
+    /// `cal`): in integers while the dose is surely below the cap, from the bound itself near it.
     #[inline]
-    pub fn peak_reaches(
-        &self,
-        cal: &DeviceCalibration,
-        screen: &PeakScreen,
-        cap_mj_cm2: u32,
-    ) -> bool {
-        !self.surely_below(screen, cap_mj_cm2) && self.peak_mj_cm2(cal) >= cap_mj_cm2
+    pub fn peak_reaches(&self, cal: &DeviceCalibration, screen: &PeakScreen) -> bool {
+        !self.surely_below(screen) && self.peak_mj_cm2(cal) >= screen.cap_mj_cm2
     }
 
     /// The integer half of [`Self::peak_reaches`]: true only if the peak-point bound is surely
-    /// below `cap_mj_cm2`.
+    /// below the cap ([`PeakScreen::new`] says why).
     #[inline]
-    fn surely_below(&self, screen: &PeakScreen, cap_mj_cm2: u32) -> bool {
-        if cap_mj_cm2 == 0 {
+    fn surely_below(&self, screen: &PeakScreen) -> bool {
+        let Some(limit) = screen.limit else {
             return false;
-        }
-        let mut bound_nj: u64 = 1;
-        for (h, p) in self.channel_nj_cm2.iter().zip(screen.peak_to_mean_permille) {
-            bound_nj = bound_nj.saturating_add(h.saturating_mul(p) / 1000 + 1);
-        }
-        let margin_nj = bound_nj / 1_000_000 + 1;
-        bound_nj.saturating_add(margin_nj) <= u64::from(cap_mj_cm2 - 1) * 1_000_000
+        };
+        let [h0, h1] = self.channel_nj_cm2;
+        let [p0, p1] = screen.peak_to_mean_permille;
+        h0.saturating_mul(p0).saturating_add(h1.saturating_mul(p1)) <= limit
     }
 }
 
@@ -309,32 +314,34 @@ mod tests {
         // Every class; doses from nothing to past any cap, in uneven steps per channel (a
         // deterministic walk), against caps at, around and far from the peak bound.
         for cal in &crate::device::CALIBRATION {
-            let screen = PeakScreen::new(cal);
             let mut m = DoseMeter::default();
             for k in 0..2000u32 {
-                m.add([17_123 + k * 37, 9_001 + (k * 7919) % 50_000], 10_000);
                 let peak = m.peak_mj_cm2(cal);
                 for cap in [
                     0,
                     1,
+                    2,
                     peak / 2,
                     peak.saturating_sub(1),
                     peak,
                     peak + 1,
                     peak * 2 + 5,
                 ] {
+                    let screen = PeakScreen::new(cal, cap);
                     assert_eq!(
-                        m.peak_reaches(cal, &screen, cap),
+                        m.peak_reaches(cal, &screen),
                         peak >= cap,
                         "{:?} {m:?} cap {cap}",
                         cal.class
                     );
-                    if m.surely_below(&screen, cap) {
+                    if m.surely_below(&screen) {
                         assert!(peak < cap, "{:?} {m:?} cap {cap}", cal.class);
                     }
                 }
-                // Worth having: a cap 1 % and two units above the bound is decided in integers.
-                assert!(m.surely_below(&screen, peak + peak / 100 + 2), "{m:?}");
+                // Worth having: a cap 1 % and ten units above the bound is decided in integers.
+                let far = PeakScreen::new(cal, peak + peak / 100 + 10);
+                assert!(m.surely_below(&far), "{:?} {m:?}", cal.class);
+                m.add([17_123 + k * 37, 9_001 + (k * 7919) % 50_000], 10_000);
             }
         }
     }

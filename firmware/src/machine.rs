@@ -357,6 +357,8 @@ struct Session {
     treated_ms: u64,
     emitted_ms: u64,
     dose: DoseMeter,
+    /// The session-cap test of the program's cap for `dose`.
+    cap_screen: PeakScreen,
     cem43_min: f32,
     ambient_c: f32,
     covered: CoveredMonitor,
@@ -425,8 +427,6 @@ pub struct Firmware<V: Variant = Reference> {
     variant: V,
     class: DeviceClass,
     cal: &'static DeviceCalibration,
-    /// The session-cap screen of `cal`.
-    peak_screen: PeakScreen,
     phase: Phase,
     fault: Option<Fault>,
     candidate: Option<(Fault, u64)>,
@@ -492,7 +492,6 @@ impl<V: Variant> Firmware<V> {
             variant,
             class,
             cal: calibration(class),
-            peak_screen: PeakScreen::new(calibration(class)),
             phase: Phase::Idle,
             fault: None,
             candidate: None,
@@ -666,10 +665,17 @@ impl<V: Variant> Firmware<V> {
             contact_max_counts: None,
         };
         for i in 0..usize::from(self.cal.contact_ntcs) {
-            let reading = self.variant.ntc_to_c(input.adc.contact_ntc[i]);
+            let counts = input.adc.contact_ntc[i];
+            let reading = self.variant.ntc_to_c(counts);
             t.readings[i] = reading;
             if let NtcReading::Celsius(c) = reading {
                 t.contact[i] = Some(c);
+                // `f32::max` folded in sensor order, remembering whose reading it is.
+                let max = t.contact_max.map_or(c, |m| m.max(c));
+                if t.contact_max != Some(max) {
+                    t.contact_max = Some(max);
+                    t.contact_max_counts = Some(counts);
+                }
             }
         }
         let reading = self.variant.ntc_to_c(input.adc.board_ntc);
@@ -677,10 +683,6 @@ impl<V: Variant> Firmware<V> {
         if let NtcReading::Celsius(c) = reading {
             t.board = Some(c);
         }
-        t.contact_max = t.contact.iter().flatten().copied().reduce(f32::max);
-        t.contact_max_counts = (0..MAX_CONTACT_NTCS)
-            .find(|&i| t.contact[i].is_some() && t.contact[i] == t.contact_max)
-            .map(|i| input.adc.contact_ntc[i]);
         t
     }
 
@@ -1096,10 +1098,7 @@ impl<V: Variant> Firmware<V> {
         let p = s.program;
         let end = if s.dose.mean_mj_cm2() >= p.target_mj_cm2 {
             Some(SessionEnd::TargetReached)
-        } else if s
-            .dose
-            .peak_reaches(self.cal, &self.peak_screen, p.session_cap_mj_cm2)
-        {
+        } else if s.dose.peak_reaches(self.cal, &s.cap_screen) {
             Some(SessionEnd::SessionCap)
         } else if s.treated_ms >= u64::from(p.time_limit_s) * 1000 {
             Some(SessionEnd::TimeLimit)
@@ -1177,6 +1176,7 @@ impl<V: Variant> Firmware<V> {
                     treated_ms: 0,
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
+                    cap_screen: PeakScreen::new(self.cal, program.session_cap_mj_cm2),
                     cem43_min: 0.0,
                     ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
