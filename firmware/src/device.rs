@@ -235,8 +235,11 @@ pub struct DeviceCalibration {
 
 impl DeviceCalibration {
     /// Boundary string indices fitted on channel `c`.
+    #[inline]
     pub fn strings_of(&self, c: usize) -> core::ops::Range<usize> {
-        let n = self.channels[c].map_or(0, |ch| usize::from(ch.strings));
+        let n = self.channels[c]
+            .as_ref()
+            .map_or(0, |ch| usize::from(ch.strings));
         c * STRINGS_PER_CHANNEL..c * STRINGS_PER_CHANNEL + n
     }
 }

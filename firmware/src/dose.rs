@@ -14,6 +14,7 @@ use crate::device::{ChannelCalibration, DeviceCalibration};
 
 /// Relative radiant flux at current ratio `x = I/I_nom` (dimensionless), droop `d` (dimensionless):
 /// `g(x) = x / (1 + d (x − 1))`, g(1) = 1 (brief; domain.md §3.1 "g(I) is sub-linear").
+#[inline]
 pub fn relative_flux(x: f32, droop: f32) -> f32 {
     if x <= 0.0 {
         0.0
@@ -24,6 +25,7 @@ pub fn relative_flux(x: f32, droop: f32) -> f32 {
 
 /// Junction-temperature factor `1 + k_Φ (T_j − 25 °C)` (domain.md §3.1), k_Φ in 1/K, T_j in °C;
 /// never negative.
+#[inline]
 pub fn thermal_factor(k_phi_per_k: f32, t_j_c: f32) -> f32 {
     (1.0 + k_phi_per_k * (t_j_c - 25.0)).max(0.0)
 }
@@ -56,13 +58,49 @@ pub fn channel_irradiance_with_factor_uw_cm2(
     thermal_factor: f32,
     distance_factor: f32,
 ) -> u32 {
+    irradiance_from_flux_uw_cm2(
+        channel_flux_mw_cm2(ch, current_ma),
+        duty_permille,
+        thermal_factor,
+        distance_factor,
+    )
+}
+
+/// The part of the output model that depends on the current alone, `E_cal · g(I/I_nom)`,
+/// mW/cm² (E_cal in mW/cm², I in mA): a session drives one current, so the control tick keeps it.
+pub fn channel_flux_mw_cm2(ch: &ChannelCalibration, current_ma: u16) -> f32 {
     let x = f32::from(current_ma) / f32::from(ch.nominal_ma);
-    let e_mw_cm2 = ch.irradiance_mw_cm2
-        * relative_flux(x, ch.droop)
-        * thermal_factor
-        * (f32::from(duty_permille) / 1000.0)
-        * distance_factor;
-    libm::roundf(e_mw_cm2 * 1000.0) as u32
+    ch.irradiance_mw_cm2 * relative_flux(x, ch.droop)
+}
+
+/// [`channel_irradiance_with_factor_uw_cm2`] from its current-only part `flux_mw_cm2`
+/// ([`channel_flux_mw_cm2`], mW/cm²), duty in ‰, the factors dimensionless, µW/cm²; the same
+/// operations in the same order.
+#[inline]
+pub fn irradiance_from_flux_uw_cm2(
+    flux_mw_cm2: f32,
+    duty_permille: u16,
+    thermal_factor: f32,
+    distance_factor: f32,
+) -> u32 {
+    let e_mw_cm2 =
+        flux_mw_cm2 * thermal_factor * (f32::from(duty_permille) / 1000.0) * distance_factor;
+    round_to_u32(e_mw_cm2 * 1000.0)
+}
+
+/// `libm::roundf(x) as u32` (half away from zero, saturating; NaN and negatives to 0), without
+/// the general rounding routine: for `0 ≤ x < 2³²` the truncation `i` is exact in f32 (below
+/// 2²³ it is small, above x is already an integer), so `x − i` is the exact fraction and
+/// comparing it with ½ rounds exactly as `roundf` does. The control tick rounds a few values
+/// every 10 ms.
+#[inline]
+pub fn round_to_u32(x: f32) -> u32 {
+    let i = x as u32;
+    if x - i as f32 >= 0.5 {
+        i.saturating_add(1)
+    } else {
+        i
+    }
 }
 
 /// Delivered fluence of one session, per channel, as the firmware estimates it.
@@ -74,6 +112,7 @@ pub struct DoseMeter {
 impl DoseMeter {
     /// Add `elapsed_ms` at the given per-channel irradiance (`H = E·t`, domain.md §1.1):
     /// µW/cm² × ms = nJ/cm².
+    #[inline]
     pub fn add(&mut self, irradiance_uw_cm2: [u32; MAX_CHANNELS], elapsed_ms: u32) {
         for (h, e) in self.channel_nj_cm2.iter_mut().zip(irradiance_uw_cm2) {
             *h += u64::from(e) * u64::from(elapsed_ms);
@@ -86,6 +125,7 @@ impl DoseMeter {
     }
 
     /// Zone-mean fluence over all channels, mJ/cm² (rounded down).
+    #[inline]
     pub fn mean_mj_cm2(&self) -> u32 {
         (self.channel_nj_cm2.iter().sum::<u64>() / 1_000_000) as u32
     }
@@ -100,6 +140,71 @@ impl DoseMeter {
             }
         }
         libm::ceilf(nj / 1.0e6) as u32
+    }
+}
+
+/// An integer screen for one session-cap test: decides "the peak-point bound has not reached
+/// the cap" without the f32 sum of [`DoseMeter::peak_mj_cm2`] (two u64→f32 conversions and a
+/// ceiling), which the control tick would otherwise evaluate every 10 ms although only the last
+/// few ticks before the cap can reach it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeakScreen {
+    /// Per channel, an integer not below 1000 × the calibrated peak/mean ratio (0 when the
+    /// channel is not fitted), ‰.
+    peak_to_mean_permille: [u64; MAX_CHANNELS],
+    /// The cap, mJ/cm².
+    cap_mj_cm2: u32,
+    /// `S = Σ_c H_c · peak_to_mean_permille_c` (nJ/cm² · ‰) at or below which the bound is
+    /// surely under the cap; `None` when no dose is (caps of 0 or 1 mJ/cm²).
+    limit: Option<u64>,
+}
+
+impl PeakScreen {
+    /// The screen of `cap_mj_cm2` for one calibration sheet.
+    ///
+    /// Why the limit is safe: with `S ≤ (C − q − 5) · 1000`, `C = (cap − 1) · 10⁶` nJ/cm² and
+    /// `q = ⌊C / 10⁶⌋`, the real bound `Σ_c H_c (peak/mean)_c ≤ S / 1000 ≤ C − q − 5`. The f32
+    /// evaluation of [`DoseMeter::peak_mj_cm2`] rounds at most four times (conversion, product,
+    /// sum, division: relative error ≤ 4 · 2⁻²⁴ < 10⁻⁶), so before its ceiling it is below
+    /// `(C − q − 5)(1 + 10⁻⁶) / 10⁶ < (C − 4) / 10⁶ < cap − 1`, and the ceiling is at most
+    /// `cap − 1`.
+    pub fn new(cal: &DeviceCalibration, cap_mj_cm2: u32) -> PeakScreen {
+        let mut peak_to_mean_permille = [0; MAX_CHANNELS];
+        for (p, ch) in peak_to_mean_permille.iter_mut().zip(&cal.channels) {
+            if let Some(ch) = ch {
+                // `ptm · 1000` rounded in f32 may fall below the real product by far less than
+                // one unit: the ceiling plus one is an upper bound.
+                *p = libm::ceilf(ch.peak_to_mean * 1000.0) as u64 + 1;
+            }
+        }
+        let c_nj = u64::from(cap_mj_cm2.saturating_sub(1)) * 1_000_000;
+        let limit = c_nj.checked_sub(c_nj / 1_000_000 + 5).map(|l| l * 1000);
+        PeakScreen {
+            peak_to_mean_permille,
+            cap_mj_cm2,
+            limit,
+        }
+    }
+}
+
+impl DoseMeter {
+    /// Whether `self.peak_mj_cm2(cal) >= cap` for the cap of `screen` (built from the same
+    /// `cal`): in integers while the dose is surely below the cap, from the bound itself near it.
+    #[inline]
+    pub fn peak_reaches(&self, cal: &DeviceCalibration, screen: &PeakScreen) -> bool {
+        !self.surely_below(screen) && self.peak_mj_cm2(cal) >= screen.cap_mj_cm2
+    }
+
+    /// The integer half of [`Self::peak_reaches`]: true only if the peak-point bound is surely
+    /// below the cap ([`PeakScreen::new`] says why).
+    #[inline]
+    fn surely_below(&self, screen: &PeakScreen) -> bool {
+        let Some(limit) = screen.limit else {
+            return false;
+        };
+        let [h0, h1] = self.channel_nj_cm2;
+        let [p0, p1] = screen.peak_to_mean_permille;
+        h0.saturating_mul(p0).saturating_add(h1.saturating_mul(p1)) <= limit
     }
 }
 
@@ -165,6 +270,79 @@ mod tests {
                 want,
                 "{i} mA {d} ‰ {t} °C x{f}"
             );
+        }
+    }
+
+    #[test]
+    fn round_to_u32_is_roundf() {
+        // Ties, the largest float below ½ (whose x + 0.5 rounds up in f32), the end of exact
+        // fractions (2²³), odd integers above 2²⁴, the u32 range's end, and the non-finite.
+        let cases = [
+            0.0,
+            -0.0,
+            0.25,
+            0.5,
+            f32::from_bits(0.5f32.to_bits() - 1),
+            1.5,
+            2.5,
+            999.4999,
+            7970.5,
+            8_388_607.5,
+            8_388_608.0,
+            16_777_218.0,
+            4_294_967_040.0,
+            4_294_967_296.0,
+            1.0e12,
+            -0.5,
+            -3.7,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        for x in cases {
+            assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
+        }
+        // Every hundredth of a unit up to 2000: the drive's duty range and beyond.
+        for k in 0..200_000u32 {
+            let x = k as f32 / 100.0;
+            assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
+        }
+    }
+
+    #[test]
+    fn peak_screen_agrees_with_the_bound() {
+        // Every class; doses from nothing to past any cap, in uneven steps per channel (a
+        // deterministic walk), against caps at, around and far from the peak bound.
+        for cal in &crate::device::CALIBRATION {
+            let mut m = DoseMeter::default();
+            for k in 0..2000u32 {
+                let peak = m.peak_mj_cm2(cal);
+                for cap in [
+                    0,
+                    1,
+                    2,
+                    peak / 2,
+                    peak.saturating_sub(1),
+                    peak,
+                    peak + 1,
+                    peak * 2 + 5,
+                ] {
+                    let screen = PeakScreen::new(cal, cap);
+                    assert_eq!(
+                        m.peak_reaches(cal, &screen),
+                        peak >= cap,
+                        "{:?} {m:?} cap {cap}",
+                        cal.class
+                    );
+                    if m.surely_below(&screen) {
+                        assert!(peak < cap, "{:?} {m:?} cap {cap}", cal.class);
+                    }
+                }
+                // Worth having: a cap 1 % and ten units above the bound is decided in integers.
+                let far = PeakScreen::new(cal, peak + peak / 100 + 10);
+                assert!(m.surely_below(&far), "{:?} {m:?}", cal.class);
+                m.add([17_123 + k * 37, 9_001 + (k * 7919) % 50_000], 10_000);
+            }
         }
     }
 

@@ -112,6 +112,7 @@ pub struct StringSample {
 
 /// Which §6.3 string fault (if any) one sample shows. `led_rail_mv` is the rail an open string's
 /// voltage sense reads; `ch` gives the LED count and V_F,min for the short test.
+#[inline]
 pub fn check_string(
     s: &StringSample,
     ch: &ChannelCalibration,
@@ -139,6 +140,7 @@ pub fn check_string(
 
 /// Shorted-LED threshold of one string, mV: `(n − ½) · V_F,min` (domain.md §6.3
 /// "V_string < N·V_F,min − margin", the margin half an LED).
+#[inline]
 pub fn short_threshold_mv(ch: &ChannelCalibration) -> f32 {
     (f32::from(ch.leds_per_string) - 0.5) * f32::from(ch.vf_min_mv)
 }

@@ -8,16 +8,18 @@
 //! the crate documentation.
 
 use crate::boundary::{
-    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, NVM_SIZE, OutputFrame, SessionState,
-    buttons, hw,
+    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE, OutputFrame,
+    SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
-use crate::dose::{DoseMeter, channel_irradiance_with_factor_uw_cm2};
+use crate::dose::{
+    DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
+};
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
-use crate::ntc::NtcReading;
+use crate::ntc::{self, NtcReading};
 use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
 };
@@ -291,15 +293,59 @@ impl Debouncer {
 }
 
 /// Temperatures of one step (after the rail checks).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Temps {
+    /// Each NTC's classified reading (slot 0–1 contact, 2 board), for the sensor checks.
+    readings: [NtcReading; 3],
     contact: [Option<f32>; MAX_CONTACT_NTCS],
     board: Option<f32>,
+    /// Hottest contact reading, °C: taken once per step, read by half a dozen decisions.
+    contact_max: Option<f32>,
+    /// The ADC code of a contact NTC that reads `contact_max`, for the CEM43 rate table.
+    contact_max_counts: Option<u16>,
 }
 
 impl Temps {
     fn contact_max(&self) -> Option<f32> {
-        self.contact.iter().flatten().copied().reduce(f32::max)
+        self.contact_max
+    }
+}
+
+/// The LED strings' current and voltage sense of one step, converted once: the junction
+/// estimate, the covered monitor's heat and the string checks all read them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct StringSense {
+    /// Average current per string, mA ([`string_ma`]); 0 on strings not fitted.
+    ma: [f32; MAX_STRINGS],
+    /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
+    mv: [f32; MAX_STRINGS],
+    /// Heat per LED of each channel, W: the mean over its strings of the string's heat
+    /// `P_el (1 − WPE)` (`P_el = I·V`, mA × mV / 10⁶; domain.md §3.1) shared by its LEDs.
+    heat_per_led_w: [f32; MAX_CHANNELS],
+    /// Heat of the whole board, W: the strings' heat summed string by string, channel by
+    /// channel.
+    total_heat_w: f32,
+}
+
+impl StringSense {
+    fn sample(input: &InputFrame, cal: &DeviceCalibration) -> StringSense {
+        let mut sense = StringSense::default();
+        for (c, ch) in cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let strings = cal.strings_of(c);
+            let n = strings.len() as f32;
+            let leds = f32::from(ch.leds_per_string);
+            for st in strings {
+                let ma = string_ma(input, st);
+                let mv = string_mv(input, st);
+                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
+                sense.ma[st] = ma;
+                sense.mv[st] = mv;
+                sense.heat_per_led_w[c] += heat_w / leds / n;
+                sense.total_heat_w += heat_w;
+            }
+        }
+        sense
     }
 }
 
@@ -311,6 +357,8 @@ struct Session {
     treated_ms: u64,
     emitted_ms: u64,
     dose: DoseMeter,
+    /// The session-cap test of the program's cap for `dose`.
+    cap_screen: PeakScreen,
     cem43_min: f32,
     ambient_c: f32,
     covered: CoveredMonitor,
@@ -390,9 +438,9 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// Last conversion of each NTC (contact 0, contact 1, board): ADC codes change slowly, so
-    /// most 10 ms ticks reuse it instead of a logarithm (the hot path's largest cost).
-    ntc_memo: [(u16, NtcReading); 3],
+    /// Per channel, the last commanded current, mA, and its [`channel_flux_mw_cm2`], mW/cm²
+    /// (a session drives one current throughout).
+    flux_memo: [(u16, f32); MAX_CHANNELS],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
     warning: bool,
@@ -401,7 +449,18 @@ pub struct Firmware<V: Variant = Reference> {
     /// Uptime at which skin contact was lost, ms; kept only by variants that debounce contact
     /// loss ([`Variant::contact_debounce_ms`]).
     contact_lost_since_ms: Option<u64>,
-    diag: Diagnostics,
+    /// What only the last step knew, for [`Self::diagnostics`]; the rest of the view is state.
+    last_step: StepView,
+}
+
+/// The part of [`Diagnostics`] that lives only for one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct StepView {
+    contact_c: Option<f32>,
+    board_c: Option<f32>,
+    junction_c: [f32; MAX_CHANNELS],
+    duty_factor: [f32; MAX_CHANNELS],
+    covered: bool,
 }
 
 impl Firmware {
@@ -444,14 +503,14 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            ntc_memo: [(0, NtcReading::Short); 3],
+            flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
             contact_lost_since_ms: None,
-            diag: Diagnostics::default(),
+            last_step: StepView::default(),
         }
     }
 
@@ -461,10 +520,11 @@ impl<V: Variant> Firmware<V> {
         let now = self.uptime_ms;
         let temps = self.read_temps(input);
         self.update_rates(&temps, now);
-        let junction_c = self.junction_estimates(input, temps.board);
+        let sense = StringSense::sample(input, self.cal);
+        let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
-        let suspect = self.find_fault(input, &temps, elapsed);
+        let suspect = self.find_fault(input, &temps, &sense, elapsed);
         self.confirm(suspect, now);
 
         if self.variant.contact_debounce_ms() > 0 {
@@ -482,11 +542,11 @@ impl<V: Variant> Firmware<V> {
 
         let blind = suspect.is_some_and(|f| f.kind.blinds_temperature());
         let (duty_factor, covered) = if self.phase == Phase::Treating && !blind {
-            self.duty_factors(&temps, &junction_c, input, elapsed)
+            self.duty_factors(&temps, &junction_c, &sense, elapsed)
         } else {
             (
                 [0.0; MAX_CHANNELS],
-                self.session.is_some_and(|s| s.covered.covered),
+                self.session.as_ref().is_some_and(|s| s.covered.covered),
             )
         };
         let command = self.drive(duty_factor);
@@ -503,17 +563,12 @@ impl<V: Variant> Firmware<V> {
             .poll(&mut self.ledger, self.class, (now / 1000) as u32);
 
         self.update_warning(&temps, covered, duty_factor);
-        self.diag = Diagnostics {
-            uptime_ms: now,
+        self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
             junction_c,
             duty_factor,
-            cem43_min: self.session.map_or(0.0, |s| s.cem43_min),
             covered,
-            peak_mj_cm2: self.session.map_or(0, |s| s.dose.peak_mj_cm2(self.cal)),
-            treated_ms: self.session.map_or(0, |s| s.treated_ms),
-            rate_k_per_s: self.rate_k_per_s,
         };
         OutputFrame {
             duty_permille: command.duty_permille,
@@ -526,6 +581,7 @@ impl<V: Variant> Firmware<V> {
             detail: self.phase.detail(),
             dose_estimate_mj_cm2: self
                 .session
+                .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
             fault_code: self.fault.map_or(0, Fault::code),
         }
@@ -556,9 +612,26 @@ impl<V: Variant> Firmware<V> {
         self.load_status
     }
 
-    /// Internal view of the last step.
+    /// Internal view of the last step (all zero before the first). Assembled on request: the
+    /// control tick keeps only what it cannot recompute.
     pub fn diagnostics(&self) -> Diagnostics {
-        self.diag
+        if self.last_now_ms.is_none() {
+            return Diagnostics::default();
+        }
+        let v = self.last_step;
+        let session = self.session.as_ref();
+        Diagnostics {
+            uptime_ms: self.uptime_ms,
+            contact_c: v.contact_c,
+            board_c: v.board_c,
+            junction_c: v.junction_c,
+            duty_factor: v.duty_factor,
+            cem43_min: session.map_or(0.0, |s| s.cem43_min),
+            covered: v.covered,
+            peak_mj_cm2: session.map_or(0, |s| s.dose.peak_mj_cm2(self.cal)),
+            treated_ms: session.map_or(0, |s| s.treated_ms),
+            rate_k_per_s: self.rate_k_per_s,
+        }
     }
 
     fn advance_clock(&mut self, now_ms: u32) -> u32 {
@@ -582,26 +655,32 @@ impl<V: Variant> Firmware<V> {
         elapsed
     }
 
-    /// [`Variant::ntc_to_c`] ([`crate::ntc::read`] for the reference) through the per-sensor
-    /// memo (slot 0–1 contact, 2 board).
-    fn read_ntc(&mut self, slot: usize, counts: u16) -> NtcReading {
-        let (memo_counts, memo) = self.ntc_memo[slot];
-        if memo_counts == counts {
-            return memo;
-        }
-        let reading = self.variant.ntc_to_c(counts);
-        self.ntc_memo[slot] = (counts, reading);
-        reading
-    }
-
-    fn read_temps(&mut self, input: &InputFrame) -> Temps {
-        let mut t = Temps::default();
+    /// Convert the NTCs ([`Variant::ntc_to_c`], a table lookup for the reference).
+    fn read_temps(&self, input: &InputFrame) -> Temps {
+        let mut t = Temps {
+            readings: [NtcReading::Short; 3],
+            contact: [None; MAX_CONTACT_NTCS],
+            board: None,
+            contact_max: None,
+            contact_max_counts: None,
+        };
         for i in 0..usize::from(self.cal.contact_ntcs) {
-            if let NtcReading::Celsius(c) = self.read_ntc(i, input.adc.contact_ntc[i]) {
+            let counts = input.adc.contact_ntc[i];
+            let reading = self.variant.ntc_to_c(counts);
+            t.readings[i] = reading;
+            if let NtcReading::Celsius(c) = reading {
                 t.contact[i] = Some(c);
+                // `f32::max` folded in sensor order, remembering whose reading it is.
+                let max = t.contact_max.map_or(c, |m| m.max(c));
+                if t.contact_max != Some(max) {
+                    t.contact_max = Some(max);
+                    t.contact_max_counts = Some(counts);
+                }
             }
         }
-        if let NtcReading::Celsius(c) = self.read_ntc(2, input.adc.board_ntc) {
+        let reading = self.variant.ntc_to_c(input.adc.board_ntc);
+        t.readings[2] = reading;
+        if let NtcReading::Celsius(c) = reading {
             t.board = Some(c);
         }
         t
@@ -628,19 +707,13 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// Per-channel junction estimate from the board NTC and the measured string power.
-    fn junction_estimates(&self, input: &InputFrame, board_c: Option<f32>) -> [f32; MAX_CHANNELS] {
+    fn junction_estimates(&self, sense: &StringSense, board_c: Option<f32>) -> [f32; MAX_CHANNELS] {
         let board = board_c.unwrap_or(25.0);
         let mut tj = [board; MAX_CHANNELS];
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
-            let strings = self.cal.strings_of(c);
-            let n = strings.len() as f32;
-            let mut heat_per_led_w = 0.0;
-            for s in strings {
-                let p_w = string_ma(input, s) * string_mv(input, s) / 1.0e6;
-                heat_per_led_w += p_w * (1.0 - ch.wpe) / f32::from(ch.leds_per_string) / n;
-            }
-            tj[c] = thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, heat_per_led_w);
+            tj[c] =
+                thermal::junction_estimate_c(board, ch.r_th_jb_k_per_w, sense.heat_per_led_w[c]);
         }
         tj
     }
@@ -661,7 +734,15 @@ impl<V: Variant> Firmware<V> {
             return;
         };
         if let Some(t) = temps.contact_max() {
-            s.cem43_min += thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed);
+            // The rate table holds the reference conversion of each code: a variant converting
+            // codes its own way gets the formula.
+            let increment = match temps.contact_max_counts {
+                Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
+                    thermal::cem43_increment_at_code_min(counts, elapsed)
+                }
+                _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
+            };
+            s.cem43_min += increment;
         }
         if self.phase != Phase::Treating {
             return;
@@ -673,9 +754,12 @@ impl<V: Variant> Firmware<V> {
         let mut irr = [0u32; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
-                irr[c] = channel_irradiance_with_factor_uw_cm2(
-                    ch,
-                    command.current_ma[c],
+                let current_ma = command.current_ma[c];
+                if self.flux_memo[c].0 != current_ma {
+                    self.flux_memo[c] = (current_ma, channel_flux_mw_cm2(ch, current_ma));
+                }
+                irr[c] = irradiance_from_flux_uw_cm2(
+                    self.flux_memo[c].1,
                     command.duty_permille[c],
                     variant.output_factor(ch.k_phi_per_k, junction_c[c]),
                     distance_factor,
@@ -684,8 +768,8 @@ impl<V: Variant> Firmware<V> {
         }
         if irr.iter().any(|&e| e > 0) {
             s.emitted_ms += u64::from(elapsed);
+            s.dose.add(irr, elapsed);
         }
-        s.dose.add(irr, elapsed);
     }
 
     fn distance_factor(&self, input: &InputFrame) -> f32 {
@@ -697,35 +781,24 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// The first fault condition present this step (not yet confirmed).
-    fn find_fault(&mut self, input: &InputFrame, temps: &Temps, elapsed: u32) -> Option<Fault> {
+    fn find_fault(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        sense: &StringSense,
+        elapsed: u32,
+    ) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
-        // Sensors: rails, range, rate.
-        let ntcs = (0..usize::from(self.cal.contact_ntcs))
-            .map(|i| (i as u8, input.adc.contact_ntc[i], CONTACT_RANGE_C));
-        for (index, counts, (lo, hi)) in
-            ntcs.chain([(BOARD_NTC, input.adc.board_ntc, BOARD_RANGE_C)])
-        {
-            let slot = if index == BOARD_NTC {
-                2
-            } else {
-                usize::from(index)
-            };
-            match self.read_ntc(slot, counts) {
-                NtcReading::Open if self.variant.open_ntc_is_fault() => {
-                    return f(FaultKind::NtcOpen, index);
-                }
-                NtcReading::Open => continue,
-                NtcReading::Short => return f(FaultKind::NtcShort, index),
-                NtcReading::Celsius(c) if c < lo || c > hi => {
-                    return f(FaultKind::NtcImplausible, index);
-                }
-                NtcReading::Celsius(_) => {}
-            }
-            if self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S {
-                return f(FaultKind::NtcImplausible, index);
+        // Sensors: rails, range, rate; contact NTCs first, then the board.
+        for slot in 0..usize::from(self.cal.contact_ntcs) {
+            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
+                return f(kind, slot as u8);
             }
         }
-        if let Some(fault) = self.find_string_fault(input) {
+        if let Some(kind) = self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2) {
+            return f(kind, BOARD_NTC);
+        }
+        if let Some(fault) = self.find_string_fault(sense) {
             return Some(fault);
         }
         // Over-temperature latch while a session is open.
@@ -746,7 +819,25 @@ impl<V: Variant> Firmware<V> {
         None
     }
 
-    fn find_string_fault(&self, input: &InputFrame) -> Option<Fault> {
+    /// The rail, range or rate fault of one NTC (slot 0–1 contact, 2 board), if any; an open
+    /// sensor that the variant tolerates is not judged further.
+    fn sensor_fault(
+        &self,
+        reading: NtcReading,
+        (lo, hi): (f32, f32),
+        slot: usize,
+    ) -> Option<FaultKind> {
+        match reading {
+            NtcReading::Open if self.variant.open_ntc_is_fault() => Some(FaultKind::NtcOpen),
+            NtcReading::Open => None,
+            NtcReading::Short => Some(FaultKind::NtcShort),
+            NtcReading::Celsius(c) if c < lo || c > hi => Some(FaultKind::NtcImplausible),
+            NtcReading::Celsius(_) => (self.rate_k_per_s[slot].abs() > IMPLAUSIBLE_RATE_K_PER_S)
+                .then_some(FaultKind::NtcImplausible),
+        }
+    }
+
+    fn find_string_fault(&self, sense: &StringSense) -> Option<Fault> {
         let c_prev = self.command;
         let rail_mv = f32::from(self.cal.led_rail_mv);
         for (c, ch) in self.cal.channels.iter().enumerate() {
@@ -760,8 +851,8 @@ impl<V: Variant> Firmware<V> {
             for (k, s) in self.cal.strings_of(c).enumerate() {
                 let sample = StringSample {
                     expected_ma,
-                    measured_ma: string_ma(input, s),
-                    voltage_mv: string_mv(input, s),
+                    measured_ma: sense.ma[s],
+                    voltage_mv: sense.mv[s],
                 };
                 if let Some(kind) = faults::check_string(&sample, ch, rail_mv) {
                     return Some(Fault {
@@ -951,7 +1042,7 @@ impl<V: Variant> Firmware<V> {
             }
             Phase::Treating => self.treating_checks(input, pause),
             Phase::Paused { since_ms, .. } => {
-                let program = self.session.map(|s| s.program);
+                let program = self.session.as_ref().map(|s| s.program);
                 let selected = crate::programs::programs(self.class)
                     .get(usize::from(input.program))
                     .copied();
@@ -976,13 +1067,15 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn treating_checks(&mut self, input: &InputFrame, pause: bool) {
-        let Some(s) = self.session else { return };
+        let Some(program) = self.session.as_ref().map(|s| s.program) else {
+            return;
+        };
         let reason = if pause {
             Some(PauseReason::User)
         } else {
             let eye_checked = self.variant.eye_interlock_while_treating();
             let interlock = self
-                .interlock(input, s.program)
+                .interlock(input, program)
                 .filter(|&r| eye_checked || r != Refusal::NoEyeShield);
             interlock.map(|r| match r {
                 Refusal::NoSkinContact => PauseReason::ContactLost,
@@ -999,11 +1092,13 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn check_session_end(&mut self, temps: &Temps) {
-        let Some(s) = self.session else { return };
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         let p = s.program;
         let end = if s.dose.mean_mj_cm2() >= p.target_mj_cm2 {
             Some(SessionEnd::TargetReached)
-        } else if s.dose.peak_mj_cm2(self.cal) >= p.session_cap_mj_cm2 {
+        } else if s.dose.peak_reaches(self.cal, &s.cap_screen) {
             Some(SessionEnd::SessionCap)
         } else if s.treated_ms >= u64::from(p.time_limit_s) * 1000 {
             Some(SessionEnd::TimeLimit)
@@ -1037,12 +1132,14 @@ impl<V: Variant> Firmware<V> {
         if cal.skin_contact && !input.skin_contact && self.contact_loss_confirmed() {
             return Some(Refusal::NoSkinContact);
         }
-        let uses_nir = cal
-            .channels
-            .iter()
-            .zip(program.current_ma)
-            .any(|(ch, i)| i > 0 && ch.is_some_and(|ch| ch.wavelength.is_nir()));
-        if cal.eye_shield && uses_nir && !input.eye_shield {
+        // Only the mask has the eye-shield detect: the NIR test runs only where it can matter.
+        let uses_nir = || {
+            cal.channels
+                .iter()
+                .zip(program.current_ma)
+                .any(|(ch, i)| i > 0 && ch.is_some_and(|ch| ch.wavelength.is_nir()))
+        };
+        if cal.eye_shield && !input.eye_shield && uses_nir() {
             return Some(Refusal::NoEyeShield);
         }
         if cal.distance_sensor
@@ -1079,6 +1176,7 @@ impl<V: Variant> Firmware<V> {
                     treated_ms: 0,
                     emitted_ms: 0,
                     dose: DoseMeter::default(),
+                    cap_screen: PeakScreen::new(self.cal, program.session_cap_mj_cm2),
                     cem43_min: 0.0,
                     ambient_c: ambient,
                     covered: CoveredMonitor::new(board),
@@ -1179,7 +1277,7 @@ impl<V: Variant> Firmware<V> {
         &mut self,
         temps: &Temps,
         junction_c: &[f32; MAX_CHANNELS],
-        input: &InputFrame,
+        sense: &StringSense,
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
@@ -1188,14 +1286,7 @@ impl<V: Variant> Firmware<V> {
             return ([0.0; MAX_CHANNELS], false);
         };
         let contact = temps.contact_max().map_or(1.0, thermal::contact_derate);
-        let mut heat_w = 0.0;
-        for (c, ch) in cal.channels.iter().enumerate() {
-            if let Some(ch) = ch {
-                for st in cal.strings_of(c) {
-                    heat_w += string_ma(input, st) * string_mv(input, st) / 1.0e6 * (1.0 - ch.wpe);
-                }
-            }
-        }
+        let heat_w = sense.total_heat_w;
         let covered = match temps.board {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
@@ -1227,7 +1318,11 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> Command {
-        let Some(s) = self.session.filter(|_| self.phase == Phase::Treating) else {
+        let Some(s) = self
+            .session
+            .as_ref()
+            .filter(|_| self.phase == Phase::Treating)
+        else {
             return Command::default();
         };
         let mut cmd = Command {
@@ -1237,8 +1332,10 @@ impl<V: Variant> Firmware<V> {
         for (c, factor) in duty_factor.into_iter().enumerate() {
             if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
                 cmd.current_ma[c] = s.program.current_ma[c];
-                cmd.duty_permille[c] =
-                    libm::roundf(f32::from(s.program.duty_permille[c]) * factor) as u16;
+                // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
+                // saturation for any factor.
+                let duty = round_to_u32(f32::from(s.program.duty_permille[c]) * factor);
+                cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
             }
         }
         cmd
@@ -1252,7 +1349,7 @@ impl<V: Variant> Firmware<V> {
             self.warning = false;
         }
         let derated = self.phase == Phase::Treating
-            && self.session.is_some_and(|s| {
+            && self.session.as_ref().is_some_and(|s| {
                 (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
             });
         self.warning |= covered || derated;
@@ -1282,6 +1379,17 @@ impl<V: Variant> Firmware<V> {
                 .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
         }
     }
+}
+
+/// The flux memo of a fresh firmware: every fitted channel at zero current.
+fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
+    let mut memo = [(0, 0.0); MAX_CHANNELS];
+    for (m, ch) in memo.iter_mut().zip(&cal.channels) {
+        if let Some(ch) = ch {
+            m.1 = channel_flux_mw_cm2(ch, 0);
+        }
+    }
+    memo
 }
 
 /// Average string current, mA.

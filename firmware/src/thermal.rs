@@ -21,6 +21,9 @@
 //! The rate trigger is gated at 38 °C because placing a device on warm skin legitimately moves a
 //! lagging sensor by ~1 K/s for a few seconds (a 15 K step through τ = 10 s), far below 38 °C.
 
+use crate::boundary::hw;
+use crate::ntc;
+
 /// Thermal thresholds, all in °C or K as named; see the module table for the reasoning.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ThermalLimits {
@@ -88,16 +91,19 @@ pub const LIMITS: ThermalLimits = ThermalLimits {
 };
 
 /// Linear ramp from 1 at or below `start` to 0 at or above `end`.
+#[inline]
 fn ramp_down(value: f32, start: f32, end: f32) -> f32 {
     ((end - value) / (end - start)).clamp(0.0, 1.0)
 }
 
 /// Duty factor from the hottest contact temperature, dimensionless (module table).
+#[inline]
 pub fn contact_derate(contact_c: f32) -> f32 {
     ramp_down(contact_c, LIMITS.derate_start_c, LIMITS.derate_end_c)
 }
 
 /// Duty factor from the estimated junction temperature, dimensionless (module table).
+#[inline]
 pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
     let end = t_j_max_c - LIMITS.junction_zero_below_max_k;
     ramp_down(t_j_c, end - LIMITS.junction_band_k, end)
@@ -105,6 +111,7 @@ pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
 
 /// Junction temperature estimate, °C: `T_j = T_board + R_th,jb · P_heat` (domain.md §3.1), with
 /// T_board in °C, R_th,jb in K/W and the heat of one LED P_heat in W.
+#[inline]
 pub fn junction_estimate_c(board_c: f32, r_th_jb_k_per_w: f32, heat_per_led_w: f32) -> f32 {
     board_c + r_th_jb_k_per_w * heat_per_led_w
 }
@@ -117,6 +124,92 @@ pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
     // R^(43−T) = 2^(−k(43−T)) with k = 1 (R = 0.5) or 2 (R = 0.25).
     let k = if t_c >= 43.0 { 1.0 } else { 2.0 };
     minutes * libm::exp2f(-k * (43.0 - t_c))
+}
+
+/// [`cem43_increment_min`] at the temperature an NTC code reads ([`crate::ntc::read`]) plus
+/// [`ThermalLimits::cem43_margin_k`], from a table of the rate `R^(43 − T)` per code, min: the same
+/// number, bit for bit (tested for every code), without a power per control tick. `counts` must be
+/// off the rails (a code [`crate::ntc::read`] converts).
+#[inline]
+pub fn cem43_increment_at_code_min(counts: u16, elapsed_ms: u32) -> f32 {
+    let minutes = elapsed_ms as f32 / 60_000.0;
+    minutes * CEM43_RATE_BY_CODE[usize::from(counts)]
+}
+
+/// `R^(43 − T)` of [`cem43_increment_min`] for each NTC code's temperature plus the CEM43 margin,
+/// dimensionless (0 on the rail codes, which are never looked up). Built by the compiler with
+/// the roundings `libm::exp2f` makes ([`exp2`]).
+static CEM43_RATE_BY_CODE: [f32; ntc::ADC_CODES] = cem43_rate_table();
+
+const fn cem43_rate_table() -> [f32; ntc::ADC_CODES] {
+    let mut table = [0.0; ntc::ADC_CODES];
+    let mut counts = ntc::RAIL_MARGIN_COUNTS + 1;
+    while counts < hw::ADC_MAX - ntc::RAIL_MARGIN_COUNTS {
+        let t_c = ntc::beta_celsius(counts) + LIMITS.cem43_margin_k;
+        let k = if t_c >= 43.0 { 1.0 } else { 2.0 };
+        table[counts as usize] = exp2(-k * (43.0 - t_c));
+        counts += 1;
+    }
+    table
+}
+
+/// `2^x`: `libm::exp2f` (FreeBSD `s_exp2f.c`, David Schultz 2005, BSD licence) operation for
+/// operation, as a `const fn` so that [`CEM43_RATE_BY_CODE`] is built at compile time with the
+/// roundings `libm::exp2f` makes (its floating-point exception side effects, which change no
+/// value, are left out).
+const fn exp2(x: f32) -> f32 {
+    const TABLE: [u64; 16] = [
+        0x3fe6_a09e_667f_3bcd,
+        0x3fe7_a114_73eb_0187,
+        0x3fe8_ace5_422a_a0db,
+        0x3fe9_c491_82a3_f090,
+        0x3fea_e89f_995a_d3ad,
+        0x3fec_199b_dd85_529c,
+        0x3fed_5818_dcfb_a487,
+        0x3fee_a4af_a2a4_90da,
+        0x3ff0_0000_0000_0000,
+        0x3ff0_b558_6cf9_890f,
+        0x3ff1_72b8_3c7d_517b,
+        0x3ff2_387a_6e75_6238,
+        0x3ff3_06fe_0a31_b715,
+        0x3ff3_dea6_4c12_3422,
+        0x3ff4_bfda_d536_2a27,
+        0x3ff5_ab07_dd48_5429,
+    ];
+    let redux = f32::from_bits(0x4b40_0000) / 16.0;
+    let p1 = f32::from_bits(0x3f31_7218) as f64;
+    let p2 = f32::from_bits(0x3e75_fdf0) as f64;
+    let p3 = f32::from_bits(0x3d63_59a4) as f64;
+    let p4 = f32::from_bits(0x3c1d_964e) as f64;
+    let ui = x.to_bits();
+    let ix = ui & 0x7fff_ffff;
+    if ix > 0x42fc_0000 {
+        // |x| > 126: NaN, overflow, or underflow to zero.
+        if ix > 0x7f80_0000 {
+            return x;
+        }
+        if ui >= 0x4300_0000 && ui < 0x8000_0000 {
+            return x * f32::from_bits(0x7f00_0000);
+        }
+        if ui >= 0xc316_0000 {
+            return 0.0;
+        }
+    } else if ix <= 0x3300_0000 {
+        // |x| <= 2^-25.
+        return 1.0 + x;
+    }
+    // x = k/16 + z with |z| <= 1/32: 2^x = 2^(k/16) · p(z).
+    let ui = (x + redux).to_bits();
+    let mut i0 = ui + 8;
+    let k = i0 / 16;
+    let ukf = f64::from_bits(((0x3ff + k) as u64) << 52);
+    i0 &= 15;
+    let uf = f32::from_bits(ui) - redux;
+    let z = (x - uf) as f64;
+    let r = f64::from_bits(TABLE[i0 as usize]);
+    let t = r * z;
+    let r = r + t * (p1 + z * p2) + t * (z * z) * (p3 + z * p4);
+    (r * ukf) as f32
 }
 
 /// The covered-device monitor: a first-order model of the board's rise for the heat it
@@ -176,6 +269,7 @@ impl CoveredMonitor {
         clippy::too_many_arguments,
         reason = "the monitor's inputs are one step's samples; a struct would be built per tick"
     )]
+    #[inline]
     pub fn update_with_hysteresis(
         &mut self,
         hysteresis_k: f32,
@@ -252,6 +346,24 @@ mod tests {
             assert!(close(cem43_increment_min(t, 60_000), per_min), "{t} °C");
         }
         assert!(close(cem43_increment_min(43.0, 30_000), 0.5));
+    }
+
+    #[test]
+    fn cem43_table_is_the_formula_bit_for_bit() {
+        for counts in ntc::RAIL_MARGIN_COUNTS + 1..hw::ADC_MAX - ntc::RAIL_MARGIN_COUNTS {
+            let ntc::NtcReading::Celsius(t) = ntc::read(counts) else {
+                panic!("{counts} read as a rail")
+            };
+            for elapsed_ms in [10, 100, 60_000] {
+                let want = cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed_ms);
+                let got = cem43_increment_at_code_min(counts, elapsed_ms);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{counts} ({t} °C): {got} {want}"
+                );
+            }
+        }
     }
 
     #[test]
