@@ -288,6 +288,52 @@ pub fn expm(a: &Matrix) -> Matrix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The textbook product, each element summed in order of the inner index.
+    fn naive_mul(a: &Matrix, b: &Matrix) -> Matrix {
+        let mut out = Matrix::zeros(a.rows, b.cols);
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                out[(i, j)] = (0..a.cols).fold(0.0, |s, k| s + a[(i, k)] * b[(k, j)]);
+            }
+        }
+        out
+    }
+
+    fn matrix(rows: usize, cols: usize, values: &[f64]) -> Matrix {
+        let mut m = Matrix::zeros(rows, cols);
+        for (x, v) in m.data.iter_mut().zip(values.iter().cycle()) {
+            *x = *v;
+        }
+        m
+    }
+
+    proptest! {
+        /// The product (row by row, skipping zeros of the left factor) against the textbook
+        /// product: dense factors sum the same products in the same order, so the same bits.
+        #[test]
+        fn products_match_the_textbook_product(
+            n in 1usize..11, p in 1usize..11, m in 1usize..11,
+            values in proptest::collection::vec(-3.0f64..3.0, 1..40),
+            zero_every in 2usize..5,
+        ) {
+            let dense: Vec<f64> = values.iter().map(|v| if *v == 0.0 { 0.5 } else { *v }).collect();
+            let (a, b) = (matrix(n, p, &dense), matrix(p, m, &values));
+            prop_assert_eq!(a.mul(&b), naive_mul(&a, &b));
+            let mut sparse = a.clone();
+            for (k, x) in sparse.data.iter_mut().enumerate() {
+                if k % zero_every != 0 {
+                    *x = 0.0;
+                }
+            }
+            let (got, want) = (sparse.mul(&b), naive_mul(&sparse, &b));
+            for (g, w) in got.data.iter().zip(&want.data) {
+                // Skipping a zero term can only turn a −0 into +0.
+                prop_assert!(g == w, "{} vs {}", g, w);
+            }
+        }
+    }
 
     /// Double-precision agreement expected from Padé 13 after a few squarings: Higham bounds the
     /// backward error by the unit roundoff; a few squarings amplify it by a modest factor.
