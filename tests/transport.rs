@@ -83,13 +83,22 @@ fn tcp_server(args: &[&str]) -> (Server, String) {
     (server, addr)
 }
 
+/// Per-frame timeout of the equivalence runs: generous, as a slow reply there is load, not a
+/// fault (the fault tests below keep short timeouts of their own).
+const EQUIVALENCE_FRAME_TIMEOUT_MS: u64 = 30_000;
+
 /// The whole library over exec, TCP and a pty serial pair, the three transports in parallel
 /// threads (a lockstep link waits on the other process far more than it computes, so the three
 /// overlap well even on two cores).
 #[test]
 fn library_over_exec_tcp_and_a_pty_serial_pair_matches_in_process() {
     let expected = in_process_hashes();
-    let cfg = TransportConfig::default();
+    // This test is about equal traces, not latency: a loaded CI box (three links and the other
+    // tests on two cores) once let a pty reply take over the default 2 s.
+    let cfg = TransportConfig {
+        frame_timeout_ms: EQUIVALENCE_FRAME_TIMEOUT_MS,
+        ..TransportConfig::default()
+    };
     let (_tcp_server, addr) = tcp_server(&[]);
     let (master, slave) = serialport::TTYPort::pair().expect("a pty pair");
     let slave_path = slave.name().expect("the slave has a path");

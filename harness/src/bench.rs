@@ -430,7 +430,19 @@ impl<'a> DeviceRun<'a> {
             let target = target.max(self.t);
             if target > self.t {
                 self.advance_to(target);
-                self.observe(reporter);
+                // One sample per instant: when only the firmware acts next, its step's sample
+                // shows this plant state (a firmware step moves no temperature and no dose) with
+                // the firmware's answer, so a sample here would repeat it with the outputs of the
+                // previous step. Before a scenario action, or where no step follows, the plant is
+                // sampled as it stands.
+                let action_due = self
+                    .queue
+                    .peek()
+                    .is_some_and(|Reverse((at, _))| *at <= self.t);
+                let step_due = self.powered && (self.fixed_step || self.t >= self.next_wake);
+                if action_due || !step_due || self.t >= end {
+                    self.observe(reporter);
+                }
             }
             if self.t >= end {
                 break;

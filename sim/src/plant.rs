@@ -21,14 +21,12 @@ use crate::network::{
 };
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
-    NTC_NOISE_LSB, Ntc, NtcConfig, NtcFault, NtcTolerance, standard_normals, string_current_code,
-    string_voltage_code, supply_code, with_noise,
+    NTC_NOISE_LSB, NoiseRng, Ntc, NtcConfig, NtcFault, NtcTolerance, standard_normals,
+    string_current_code, string_voltage_code, supply_code, with_noise,
 };
 use crate::tissue::{
     Bottom, Column, ColumnBoundaries, ColumnSpec, GridSpec, TissueLayer, build_column,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 /// Skin to room air, still air, convection + radiation, W/(m²·K): domain.md §4.1 table
 /// "Skin to room air (still air), total 8–10" \[M\]; the middle of the range.
@@ -942,7 +940,7 @@ pub struct Plant {
     stuck_on: [bool; MAX_STRINGS],
     drive: Drive,
     ntc: [Ntc; 3],
-    rng: ChaCha8Rng,
+    rng: NoiseRng,
     ref_flux_w: [f64; MAX_STRINGS],
     string_is_nir: [bool; MAX_STRINGS],
     factor: [f64; MAX_STRINGS],
@@ -1121,7 +1119,7 @@ impl Plant {
                 Ntc::new(ntc_cfg, housing_c),
                 Ntc::new(ntc_cfg, board_c),
             ],
-            rng: ChaCha8Rng::seed_from_u64(cfg.noise_seed),
+            rng: NoiseRng::seed_from_u64(cfg.noise_seed),
             ref_flux_w,
             string_is_nir,
             factor: [0.0; MAX_STRINGS],
