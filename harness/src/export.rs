@@ -142,72 +142,94 @@ out_nvm_write_offset,out_nvm_write_len";
 /// One CSV row written field by field: integers through `itoa`, floats through `ryu` (shortest
 /// round-trip form), no `fmt` machinery per field. A week's trace is ~1.5 M rows, and formatting
 /// them with `write!` cost four times the simulation itself.
-struct Row<'w, W: Write> {
-    w: &'w mut W,
+/// A CSV row being assembled in memory (one write per row to the file).
+struct Row<'b> {
+    buf: &'b mut Vec<u8>,
     ints: itoa::Buffer,
-    floats: ryu::Buffer,
 }
 
-impl<W: Write> Row<'_, W> {
-    fn int(&mut self, x: impl itoa::Integer) -> io::Result<&mut Self> {
-        self.w.write_all(self.ints.format(x).as_bytes())?;
-        self.w.write_all(b",")?;
-        Ok(self)
+impl Row<'_> {
+    fn int(&mut self, x: impl itoa::Integer) -> &mut Self {
+        self.buf.extend_from_slice(self.ints.format(x).as_bytes());
+        self.buf.push(b',');
+        self
     }
+}
 
-    fn float(&mut self, x: f64) -> io::Result<&mut Self> {
-        if x.is_finite() {
-            self.w.write_all(self.floats.format_finite(x).as_bytes())?;
-        } else {
-            write!(self.w, "{x}")?;
+/// The plant columns of the last row, as formatted: between thermal updates most of them repeat
+/// from row to row (temperatures move once per thermal period, irradiance with the drive), and
+/// formatting a float is most of a row's cost.
+struct CsvState {
+    row: Vec<u8>,
+    last: [(Option<u64>, String); PLANT_COLUMNS],
+}
+
+/// Plant-truth columns of a row ([`Sample::plant_values`]).
+const PLANT_COLUMNS: usize = 9;
+
+impl CsvState {
+    fn new() -> CsvState {
+        CsvState {
+            row: Vec::with_capacity(256),
+            last: core::array::from_fn(|_| (None, String::new())),
         }
-        self.w.write_all(b",")?;
-        Ok(self)
     }
 }
 
-fn csv_row(w: &mut impl Write, s: &Sample) -> io::Result<()> {
+fn csv_row(w: &mut impl Write, st: &mut CsvState, s: &Sample) -> io::Result<()> {
     let i = &s.input;
     let o = &s.output;
     let b = u8::from;
+    let CsvState { row, last } = st;
+    row.clear();
     let mut r = Row {
-        w,
+        buf: row,
         ints: itoa::Buffer::new(),
-        floats: ryu::Buffer::new(),
     };
-    r.int(s.t_ms)?.int(b(s.powered))?;
-    for x in s.plant_values() {
-        r.float(x)?;
+    r.int(s.t_ms).int(b(s.powered));
+    let mut floats = ryu::Buffer::new();
+    for (x, (bits, text)) in s.plant_values().into_iter().zip(last.iter_mut()) {
+        if *bits != Some(x.to_bits()) {
+            *bits = Some(x.to_bits());
+            text.clear();
+            if x.is_finite() {
+                text.push_str(floats.format_finite(x));
+            } else {
+                text.push_str(&x.to_string());
+            }
+        }
+        r.buf.extend_from_slice(text.as_bytes());
+        r.buf.push(b',');
     }
     // The input columns are the recorded frames' input lanes, in the same order.
     for v in crate::record::input_lanes(i) {
-        r.int(v)?;
+        r.int(v);
     }
-    r.int(o.duty_permille[0])?
-        .int(o.duty_permille[1])?
-        .int(o.current_ma[0])?
-        .int(o.current_ma[1])?
-        .int(b(o.hw_enable))?
-        .int(o.indicator as u8)?
-        .int(o.state)?
-        .int(o.detail)?
-        .int(o.dose_estimate_mj_cm2)?
-        .int(o.fault_code)?
-        .int(o.next_wake_ms)?;
+    r.int(o.duty_permille[0])
+        .int(o.duty_permille[1])
+        .int(o.current_ma[0])
+        .int(o.current_ma[1])
+        .int(b(o.hw_enable))
+        .int(o.indicator as u8)
+        .int(o.state)
+        .int(o.detail)
+        .int(o.dose_estimate_mj_cm2)
+        .int(o.fault_code)
+        .int(o.next_wake_ms);
     match &o.nvm_write {
         Some(nv) => {
-            r.w.write_all(r.ints.format(nv.offset).as_bytes())?;
-            r.w.write_all(b",")?;
-            r.w.write_all(r.ints.format(nv.len).as_bytes())?;
-            r.w.write_all(b"\n")
+            r.int(nv.offset);
+            r.buf.extend_from_slice(r.ints.format(nv.len).as_bytes());
+            r.buf.push(b'\n');
         }
-        None => r.w.write_all(b",\n"),
+        None => r.buf.extend_from_slice(b",\n"),
     }
+    w.write_all(row)
 }
 
 /// Streams every sample to `DIR/STEM-DEVICE.csv`, one row per bench instant.
 pub struct CsvWriter {
-    files: PerDevice<()>,
+    files: PerDevice<CsvState>,
 }
 
 impl CsvWriter {
@@ -227,8 +249,11 @@ impl CsvWriter {
 impl Reporter for CsvWriter {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::DeviceStart { id, .. } => self.files.start(id, |w| writeln!(w, "{CSV_HEADER}")),
-            Event::Sample(s) => self.files.write(|w, _| csv_row(w, s)),
+            Event::DeviceStart { id, .. } => self.files.start(id, |w| {
+                writeln!(w, "{CSV_HEADER}")?;
+                Ok(CsvState::new())
+            }),
+            Event::Sample(s) => self.files.write(|w, st| csv_row(w, st, s)),
             _ => {}
         }
     }
@@ -496,6 +521,35 @@ mod tests {
         assert_eq!(row[col("out_duty0_permille")], "500");
         assert_eq!(row[col("skin_hot_c")].parse::<f64>(), Ok(35.0));
         assert_eq!(row[col("out_hw_enable")], "1");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn csv_plant_columns_follow_every_change_and_repeat() {
+        let dir = scratch("csv-repeat");
+        let mut w = CsvWriter::new(&dir, "trace");
+        w.event(&Event::DeviceStart {
+            device: 0,
+            id: "wrap".into(),
+        });
+        let skins = [35.0, 35.0, 35.123_456_789_012_3, 35.0, 35.0, 36.5];
+        for (k, skin) in skins.iter().enumerate() {
+            w.event(&Event::Sample(sample(10 * k as u64, 100 * k as u16, *skin)));
+        }
+        let files = w.finish().expect("written");
+        let text = std::fs::read_to_string(&files[0]).expect("csv");
+        let lines: Vec<&str> = text.lines().collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+        for (line, skin) in lines[1..].iter().zip(skins) {
+            let row: Vec<&str> = line.split(',').collect();
+            assert_eq!(row[col("skin_hot_c")].parse::<f64>(), Ok(skin), "{line}");
+            assert_eq!(
+                row[col("skin_mean_c")].parse::<f64>(),
+                Ok(skin - 0.5),
+                "{line}"
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
