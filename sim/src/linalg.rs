@@ -160,6 +160,8 @@ impl Matrix {
         let mut a = self.data.clone();
         let mut x = rhs.clone();
         let scale = self.norm_1().max(f64::MIN_POSITIVE);
+        // Row operations on whole slices (the same operations in the same order as element by
+        // element: the same bits), so the inner loops run without index checks.
         for col in 0..n {
             let pivot = (col..n)
                 .max_by(|&p, &q| a[p * n + col].abs().total_cmp(&a[q * n + col].abs()))
@@ -168,39 +170,50 @@ impl Matrix {
                 return None;
             }
             if pivot != col {
-                for c in 0..n {
-                    a.swap(col * n + c, pivot * n + c);
-                }
-                for c in 0..m {
-                    x.data.swap(col * m + c, pivot * m + c);
-                }
+                swap_rows(&mut a, n, col, pivot);
+                swap_rows(&mut x.data, m, col, pivot);
             }
-            let d = a[col * n + col];
-            for r in col + 1..n {
-                let f = a[r * n + col] / d;
+            let (top, below) = a.split_at_mut((col + 1) * n);
+            let pivot_row = &top[col * n + col..];
+            let (x_top, x_below) = x.data.split_at_mut((col + 1) * m);
+            let x_pivot = &x_top[col * m..];
+            let d = pivot_row[0];
+            for (r, row) in below.chunks_exact_mut(n).enumerate() {
+                let f = row[col] / d;
                 if f == 0.0 {
                     continue;
                 }
-                for c in col..n {
-                    a[r * n + c] -= f * a[col * n + c];
+                for (v, p) in row[col..].iter_mut().zip(pivot_row) {
+                    *v -= f * p;
                 }
-                for c in 0..m {
-                    x.data[r * m + c] -= f * x.data[col * m + c];
+                for (v, p) in x_below[r * m..(r + 1) * m].iter_mut().zip(x_pivot) {
+                    *v -= f * p;
                 }
             }
         }
         for col in (0..n).rev() {
             let d = a[col * n + col];
-            for c in 0..m {
-                let mut s = x.data[col * m + c];
-                for k in col + 1..n {
-                    s -= a[col * n + k] * x.data[k * m + c];
+            let (head, solved) = x.data.split_at_mut((col + 1) * m);
+            let x_row = &mut head[col * m..];
+            for (k, x_k) in (col + 1..n).zip(solved.chunks_exact(m.max(1))) {
+                let f = a[col * n + k];
+                for (v, s) in x_row.iter_mut().zip(x_k) {
+                    *v -= f * s;
                 }
-                x.data[col * m + c] = s / d;
+            }
+            for v in x_row.iter_mut() {
+                *v /= d;
             }
         }
         Some(x)
     }
+}
+
+/// Swaps rows `r` and `s` of a row-major matrix `width` wide.
+fn swap_rows(data: &mut [f64], width: usize, r: usize, s: usize) {
+    let (lo, hi) = (r.min(s), r.max(s));
+    let (head, tail) = data.split_at_mut(hi * width);
+    head[lo * width..(lo + 1) * width].swap_with_slice(&mut tail[..width]);
 }
 
 impl Index<(usize, usize)> for Matrix {
