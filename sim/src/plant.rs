@@ -49,9 +49,10 @@ pub const TICK_MS: u64 = 10;
 /// Why this is safe: every thermal reading in the loop is coarser than what 100 ms changes. An NTC
 /// count is ~0.03 K (domain.md §6.5 table: ≥ 30 counts/K near skin temperatures) and the
 /// thermistors lag with τ of seconds; skin moves by milli-kelvins in 100 ms under the strongest
-/// device; the fastest node (an LED junction, τ ≈ R_jb·C_j ≈ 25 ms) is already at its
-/// quasi-steady rise after a period, and its temperature only scales the LED output by
-/// k_Φ ≈ −0.3 %/K. The optical side (emission, fluence, the sense currents and voltages) still
+/// device; the fastest node, an LED junction lump (τ = R·C = 0.17–0.45 s in the catalog: 0.03 J/K
+/// per package over 5.8–15 K/W), lags its heat by at most one period, and its temperature only
+/// scales the LED output by k_Φ ≈ −0.3 %/K (a few kelvin of lag at a session's first 100 ms is
+/// ~1 % of the output for that period; the library's fluence moved by ≤ 0.02 %). The optical side (emission, fluence, the sense currents and voltages) still
 /// follows every tick exactly. The period is a whole number of ticks, so the discretisation
 /// stays exact for the averaged input; a change of the plant (placement, contact, ambient, a
 /// fault) or a step of another length first brings the thermal state up to date over the ticks
