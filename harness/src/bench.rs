@@ -439,8 +439,7 @@ impl<'a> DeviceRun<'a> {
                     .queue
                     .peek()
                     .is_some_and(|Reverse((at, _))| *at <= self.t);
-                let step_due = self.powered && (self.fixed_step || self.t >= self.next_wake);
-                if action_due || !step_due || self.t >= end {
+                if action_due || !self.step_due() || self.t >= end {
                     self.observe(reporter);
                 }
             }
@@ -456,7 +455,7 @@ impl<'a> DeviceRun<'a> {
                 let action = self.actions[seq as usize].clone();
                 input_changed |= self.apply(action, reporter)?;
             }
-            if self.powered && (input_changed || self.fixed_step || self.t >= self.next_wake) {
+            if (self.powered && input_changed) || self.step_due() {
                 self.step_firmware(reporter)?;
                 self.observe(reporter);
             }
@@ -484,6 +483,12 @@ impl<'a> DeviceRun<'a> {
             any_allowed: self.any_allowed,
             any_emitted,
         })
+    }
+
+    /// Whether the firmware steps at this instant whatever the scenario does: it is powered and
+    /// its wake has come (or the fixed-step baseline steps it every tick).
+    fn step_due(&self) -> bool {
+        self.powered && (self.fixed_step || self.t >= self.next_wake)
     }
 
     fn advance_to(&mut self, target: u64) {

@@ -137,8 +137,10 @@ impl Reporter for Discard {
 /// A fixed multiply-xorshift fold over every field's bits, so the hash is stable across
 /// platforms, Rust versions and runs (no `std::hash::DefaultHasher`, whose algorithm may change).
 /// The words of a sample are dealt to [`TraceHash::LANES`] independent lanes in turn and the
-/// lanes folded together at the end: a single chain of ~20 dependent multiplies per sample set the
-/// pace of the whole closed loop's bookkeeping; four chains run side by side.
+/// lanes folded together at the end, so a sample's ~20 multiplies form four independent chains
+/// rather than one. That shortens the dependency chain; it does not save instructions (callgrind
+/// counted ~212 per sample against ~185 for the single chain), and the wall-clock effect was not
+/// measurable on the shared VM this was written on.
 #[derive(Clone, Copy, Debug)]
 pub struct TraceHash {
     lanes: [u64; TraceHash::LANES],

@@ -46,13 +46,13 @@ pub const TICK_MS: u64 = 10;
 /// Control ticks per thermal update: the thermal network advances once per 100 ms of ticks, with
 /// the LED heat and absorbed light of those ticks averaged (the same energy, spread evenly).
 ///
-/// Why this is safe: every thermal reading in the loop is coarser than what 100 ms changes. An NTC
-/// count is ~0.03 K (domain.md §6.5 table: ≥ 30 counts/K near skin temperatures) and the
-/// thermistors lag with τ of seconds; skin moves by milli-kelvins in 100 ms under the strongest
-/// device; the fastest node, an LED junction lump (τ = R·C = 0.17–0.45 s in the catalog: 0.03 J/K
+/// Why this is safe: an NTC count is ~0.03 K (domain.md §6.5 table: ≥ 30 counts/K near skin
+/// temperatures) and the thermistors lag with τ of seconds, so the firmware cannot see a 100 ms
+/// hold. The fastest node, an LED junction lump (τ = R·C = 0.17–0.45 s in the catalog: 0.03 J/K
 /// per package over 5.8–15 K/W), lags its heat by at most one period, and its temperature only
-/// scales the LED output by k_Φ ≈ −0.3 %/K (a few kelvin of lag at a session's first 100 ms is
-/// ~1 % of the output for that period; the library's fluence moved by ≤ 0.02 %). The optical side (emission, fluence, the sense currents and voltages) still
+/// scales the LED output by k_Φ ≈ −0.3 %/K. Measured against per-tick updates on the 28 library
+/// scenarios: every verdict the same, peak skin within 5 mK, fluence within 0.02 %, peak junction
+/// within 0.11 K (it is sampled once per period). The optical side (emission, fluence, the sense currents and voltages) still
 /// follows every tick exactly. The period is a whole number of ticks, so the discretisation
 /// stays exact for the averaged input; a change of the plant (placement, contact, ambient, a
 /// fault) or a step of another length first brings the thermal state up to date over the ticks

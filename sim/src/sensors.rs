@@ -62,10 +62,14 @@ pub fn divider_fraction(r_ntc_ohm: f64) -> f64 {
 /// Ideal quantization of a fraction of full scale (domain.md §6.5):
 /// `code = round(V/V_ref · (2^N − 1))`, clamped to the ADC range.
 pub fn adc_code(fraction: f64) -> u16 {
-    let x = fraction * f64::from(ADC_MAX);
-    // Half-up rounding by truncation: the same as `round` for x ≥ 0 (ties go up either way) and
-    // an inline add and convert, where `f64::round` is a library call on baseline x86-64 (no
-    // SSE4.1) and cost a fifth of a sensor read. NaN and negatives read 0, as before.
+    quantize_counts(fraction * f64::from(ADC_MAX))
+}
+
+/// A value in LSB rounded half up and clamped to the ADC range. Half-up rounding by truncation:
+/// the same as `round` for x ≥ 0 (ties go up either way) and an inline add and convert, where
+/// `f64::round` is a library call on baseline x86-64 (no SSE4.1) and cost a fifth of a sensor
+/// read. NaN and negatives read 0.
+fn quantize_counts(x: f64) -> u16 {
     if x >= 0.0 {
         ((x + 0.5) as u16).min(ADC_MAX)
     } else {
@@ -79,15 +83,10 @@ pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, normal: f64) -> u16 {
     noisy_code(fraction * f64::from(ADC_MAX), noise_lsb, normal)
 }
 
-/// A code with `noise_lsb` rms of noise added, rounded half up and clamped to the ADC range, as
-/// [`adc_code`] quantizes (`counts` in LSB, not yet rounded).
+/// A code with `noise_lsb` rms of noise added, quantized as [`adc_code`] does (`counts` in LSB,
+/// not yet rounded).
 fn noisy_code(counts: f64, noise_lsb: f64, normal: f64) -> u16 {
-    let x = counts + noise_lsb * normal;
-    if x >= 0.0 {
-        ((x + 0.5) as u16).min(ADC_MAX)
-    } else {
-        0
-    }
+    quantize_counts(counts + noise_lsb * normal)
 }
 
 /// The sensor-noise generator: xoshiro256++ (Blackman and Vigna 2019), seeded from
@@ -142,10 +141,12 @@ pub const NORMALS_PER_DRAW: usize = 2;
 /// were a fifth of a closed-loop step). Its tails stop at ±√12 ≈ ±3.46 σ, and it takes
 /// 1021 values 0.0068 σ apart: for a fraction of an LSB of ADC noise, no loss either way.
 pub fn standard_normals<const N: usize>(rng: &mut NoiseRng) -> [f64; N] {
-    assert!(
-        N.is_multiple_of(NORMALS_PER_DRAW),
-        "whole generator steps only"
-    );
+    const {
+        assert!(
+            N.is_multiple_of(NORMALS_PER_DRAW),
+            "whole generator steps only"
+        )
+    };
     let mut out = [0.0; N];
     for pair in out.chunks_exact_mut(NORMALS_PER_DRAW) {
         let w = rng.next_u64();
