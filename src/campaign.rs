@@ -286,9 +286,12 @@ pub fn run_campaign(
     out: Option<&Path>,
     progress: &(dyn Fn(usize, usize, usize) + Sync),
 ) -> Summary {
-    let weeks: Vec<u64> = (0..cfg.weeks)
+    let mut weeks: Vec<u64> = (0..cfg.weeks)
         .filter(|i| i % cfg.shard.count == cfg.shard.index)
         .collect();
+    // Costliest weeks first, so that the last weeks to finish are short ones and no worker idles
+    // long at the end (the summary is in week order whatever the order of work).
+    weeks.sort_by_cached_key(|&w| std::cmp::Reverse(estimated_cost(&week_scenario(cfg.seed, w))));
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed = AtomicUsize::new(0);
@@ -311,6 +314,40 @@ pub fn run_campaign(
         }
     });
     summarise(cfg.seed, results.into_inner().expect("no worker panics"))
+}
+
+/// A week's expected cost, in control ticks: its treatments' ticks (a device on the body runs
+/// the 10 ms loop) plus each device's rest wakes (one a minute, each about as costly as a few
+/// ticks) and the global actions (each rebuilds the thermal network). Only the order matters.
+pub fn estimated_cost(s: &Scenario) -> u64 {
+    use harness::scenario::Action;
+    /// Ticks a rest wake costs, about (BENCHMARKS.md: ~5 k instructions against ~4 k a tick).
+    const WAKE_TICKS: u64 = 1;
+    /// Ticks a network rebuild with its fresh jumps costs, about (~0.5 M instructions each).
+    const REBUILD_TICKS: u64 = 150;
+    let mut ticks = 0;
+    for d in &s.devices {
+        let mut placed_at = None;
+        for t in &d.timeline {
+            match &t.action {
+                Action::Treat(tr) => ticks += tr.remove_after_ms / 10,
+                Action::Place { .. } => placed_at = Some(t.at_ms),
+                Action::Remove => {
+                    if let Some(at) = placed_at.take() {
+                        ticks += t.at_ms.saturating_sub(at) / 10;
+                    }
+                }
+                _ => {}
+            }
+        }
+        ticks += s.duration_ms / 60_000 * WAKE_TICKS;
+    }
+    let rebuilds: usize = s.global.len()
+        + s.training
+            .iter()
+            .map(|t| harness::scenario::expand_training(t, &s.environment).len())
+            .sum::<usize>();
+    ticks + rebuilds as u64 * REBUILD_TICKS
 }
 
 /// The summary of a set of weeks (sorted by week, duplicates dropped).

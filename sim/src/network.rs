@@ -834,10 +834,26 @@ impl HeldJump {
         self.dt_s == dt_s && self.boundary_c == boundary_c && self.source_w == source_w
     }
 
-    /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j`.
+    /// Advances `state` by the step; its heat flows go to `pending` (see
+    /// [`HeldJump::flush`]). Allocation-free after the first step with a given `pending`.
+    pub fn step(&self, state: &mut ThermalState, pending: &mut PendingFlows) {
+        self.step.step(state, &[], pending);
+    }
+
+    /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j` at once.
     /// Allocation-free.
-    pub fn step(&self, state: &mut ThermalState) {
+    pub fn step_settled(&self, state: &mut ThermalState) {
         self.step.step_settled(state);
+    }
+
+    /// Heat (J) the pending steps carried through flow accumulator `flow`.
+    pub fn pending_flow_j(&self, pending: &PendingFlows, flow: usize) -> f64 {
+        self.step.pending_flow_j(pending, flow)
+    }
+
+    /// Adds the pending steps' flows to `state.flow_j` and clears `pending`.
+    pub fn flush(&self, pending: &mut PendingFlows, state: &mut ThermalState) {
+        self.step.flush(pending, state);
     }
 }
 
@@ -1027,7 +1043,7 @@ mod tests {
             let mut a = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
             let mut b = a.clone();
             net.discretize(dt).step(&mut a, &bnd, &src);
-            net.discretize_held(dt, &bnd, &src).step(&mut b);
+            net.discretize_held(dt, &bnd, &src).step_settled(&mut b);
             if let Some(e) = same_step(&a, &b) {
                 panic!("dt {dt}: {e}");
             }
@@ -1053,7 +1069,8 @@ mod tests {
             let mut a = net.state_from(&[30.0, 20.0, 25.0]);
             let mut b = a.clone();
             net.discretize(dt).step(&mut a, &[21.0], &[0.7]);
-            net.discretize_held(dt, &[21.0], &[0.7]).step(&mut b);
+            net.discretize_held(dt, &[21.0], &[0.7])
+                .step_settled(&mut b);
             if let Some(e) = same_step(&a, &b) {
                 panic!("dt {dt}: {e}");
             }
@@ -1150,7 +1167,7 @@ mod tests {
             let mut a = net.uniform_state(30.0);
             let mut b = net.uniform_state(30.0);
             net.discretize(dt).step(&mut a, &[22.0, 37.0], &[p_led, 1.0]);
-            net.discretize_held(dt, &[22.0, 37.0], &[p_led, 1.0]).step(&mut b);
+            net.discretize_held(dt, &[22.0, 37.0], &[p_led, 1.0]).step_settled(&mut b);
             prop_assert!(same_step(&a, &b).is_none(), "{:?}", same_step(&a, &b));
         }
     }
