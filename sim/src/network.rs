@@ -27,7 +27,7 @@
 //! so the heat to each boundary over a step is computed from the trajectory, not back-filled from
 //! the energy balance: conservation is a real check.
 
-use crate::linalg::{Matrix, expm};
+use crate::linalg::{Matrix, expm, symmetric_eigen};
 
 /// A node of a [`ThermalNetwork`] (an index into its state vector).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -271,27 +271,28 @@ impl ThermalNetwork {
     }
 
     /// The exact step of `dt_s` seconds for these particular inputs (boundaries `boundary_c` °C,
-    /// sources `source_w` W per unit), for idle jumps.
-    ///
-    /// With the inputs fixed, their whole effect is one column `b = B u` of the augmented matrix
-    /// instead of one per input, and the network splits into the parts that exchange heat (a
-    /// device lying off the body, its two tissue columns): each part gets its own, much smaller,
-    /// matrix exponential. Both are exact rewritings of [`ThermalNetwork::discretize`]'s
-    /// construction: the result differs only by roundoff. The direct flow term `D T_b` is
-    /// constant over the step and is added as `D T_b dt`.
+    /// sources `source_w` W per unit), for idle jumps. Builds the network's [`JumpBasis`] and
+    /// discards it: keep the basis to make several lengths.
     pub fn discretize_held(&self, dt_s: f64, boundary_c: &[f64], source_w: &[f64]) -> HeldJump {
-        assert!(
-            dt_s >= 0.0 && dt_s.is_finite(),
-            "step length must be finite and ≥ 0"
-        );
+        self.jump_basis()
+            .discretize_held(dt_s, boundary_c, source_w)
+    }
+
+    /// What every held jump on this network shares: its parts (nodes that exchange heat: a
+    /// device lying off the body, its two tissue columns) and each part's modes.
+    ///
+    /// A part whose heat exchange is reciprocal (every link both ways, as conduction is) has
+    /// `A = C⁻¹G` with `G` symmetric and `C` the diagonal of capacities, so `S = C½ A C-½` is
+    /// symmetric: `S = Q Λ Qᵀ` with real rates `Λ` and orthonormal `Q`, and
+    /// `e^{A t} = C-½ Q e^{Λ t} Qᵀ C½` for every `t` at once. A jump of any length then costs a
+    /// few small matrix products instead of a matrix exponential: after a post-training skin
+    /// change the rest wakes need three or four lengths (the remainder to the next wake, one
+    /// wake with a tick folded in, the plain wake) on each new network. A part with a one-way
+    /// link is not symmetric and keeps the exponential.
+    pub fn jump_basis(&self) -> JumpBasis {
         let ss = self.state_space();
         let n = self.node_count();
         let k = self.flow_count();
-        let mut b = vec![0.0; n];
-        ss.b_bnd.mul_vec_add(boundary_c, &mut b);
-        ss.b_src.mul_vec_add(source_w, &mut b);
-        let mut direct = vec![0.0; k];
-        ss.d.mul_vec_add(boundary_c, &mut direct);
         // Parts: nodes joined by a nonzero entry of A either way (union-find, smallest root).
         let mut root: Vec<usize> = (0..n).collect();
         fn find(root: &mut [usize], mut i: usize) -> usize {
@@ -309,83 +310,23 @@ impl ThermalNetwork {
                 }
             }
         }
-        // One operator on [x; 1] giving [x(t+dt); flows over the step].
-        let mut op = Matrix::zeros(n + k, n + 1);
-        for (f, d) in direct.iter().enumerate() {
-            op[(n + f, n)] = d * dt_s;
-        }
+        let mut parts = Vec::new();
         for r in 0..n {
             if find(&mut root, r) != r {
                 continue;
             }
-            let part: Vec<usize> = (0..n).filter(|&i| find(&mut root, i) == r).collect();
+            let nodes: Vec<usize> = (0..n).filter(|&i| find(&mut root, i) == r).collect();
             let flows: Vec<usize> = (0..k)
-                .filter(|&f| part.iter().any(|&j| ss.w[(f, j)] != 0.0))
+                .filter(|&f| nodes.iter().any(|&j| ss.w[(f, j)] != 0.0))
                 .collect();
-            let (p, q) = (part.len(), flows.len());
-            // The part's state with its constant input: [x; 1]' = [A b; 0 0]·[x; 1].
-            let mut m = Matrix::zeros(p + 1, p + 1);
-            for (a, &i) in part.iter().enumerate() {
-                for (c, &j) in part.iter().enumerate() {
-                    m[(a, c)] = ss.a[(i, j)] * dt_s;
-                }
-                m[(a, p)] = b[i] * dt_s;
-            }
-            let e = expm(&m);
-            for (a, &i) in part.iter().enumerate() {
-                for (c, &j) in part.iter().enumerate() {
-                    op[(i, j)] = e[(a, c)];
-                }
-                op[(i, n)] = e[(a, p)];
-            }
-            if q == 0 {
-                continue;
-            }
-            // The flows integrate W x over the step. With x' = A x + b, that integral is
-            // A⁻¹(x(dt) − x(0) − b dt) = A⁻¹(Φ − I)·x(0) + A⁻¹(γ − b dt): one solve with the
-            // part's own A instead of carrying the flows through the exponential (which made it
-            // p + q + 1 wide, ~1.6× the work at the plant's sizes). A part always reaches a
-            // boundary, so its A is invertible; if it were not, the flows fall back to the
-            // augmented exponential.
-            let mut a_pp = Matrix::zeros(p, p);
-            let mut rhs = Matrix::zeros(p, p + 1);
-            for (r, &i) in part.iter().enumerate() {
-                for (c, &j) in part.iter().enumerate() {
-                    a_pp[(r, c)] = ss.a[(i, j)];
-                    rhs[(r, c)] = e[(r, c)] - if r == c { 1.0 } else { 0.0 };
-                }
-                rhs[(r, p)] = e[(r, p)] - b[i] * dt_s;
-            }
-            let mut w_qp = Matrix::zeros(q, p);
-            for (a, &f) in flows.iter().enumerate() {
-                for (c, &j) in part.iter().enumerate() {
-                    w_qp[(a, c)] = ss.w[(f, j)];
-                }
-            }
-            let flow_rows = match a_pp.solve(&rhs) {
-                Some(integral) => w_qp.mul(&integral),
-                None => augmented_flow_rows(&m, &w_qp, dt_s),
-            };
-            for (a, &f) in flows.iter().enumerate() {
-                for (c, &j) in part.iter().enumerate() {
-                    op[(n + f, j)] = flow_rows[(a, c)];
-                }
-                op[(n + f, n)] += flow_rows[(a, p)];
-            }
+            let modes = Modes::of(&ss, &self.capacity_j_per_k, &nodes, &flows);
+            parts.push(JumpPart {
+                nodes,
+                flows,
+                modes,
+            });
         }
-        // The rows over x, and the constant column (the held inputs' contribution) as forcing.
-        let mut dense = Vec::with_capacity((n + k) * n);
-        let mut forcing = Vec::with_capacity(n + k);
-        for r in 0..n + k {
-            dense.extend((0..n).map(|c| op[(r, c)]));
-            forcing.push(op[(r, n)]);
-        }
-        HeldJump {
-            dt_s,
-            boundary_c: boundary_c.to_vec(),
-            source_w: source_w.to_vec(),
-            step: HeldInputStep::from_rows(n, Vec::new(), dense, forcing),
-        }
+        JumpBasis { ss, parts }
     }
 
     /// The steady state for constant inputs (`A x + B u = 0`), or `None` when some node has no
@@ -419,12 +360,285 @@ impl ThermalNetwork {
     }
 }
 
+#[derive(Clone, Debug, PartialEq)]
 struct StateSpace {
     a: Matrix,
     b_bnd: Matrix,
     b_src: Matrix,
     w: Matrix,
     d: Matrix,
+}
+
+/// A network's parts with their modes, from which a held jump of any length is made (see
+/// [`ThermalNetwork::jump_basis`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JumpBasis {
+    ss: StateSpace,
+    parts: Vec<JumpPart>,
+}
+
+/// Nodes that exchange heat with each other and with no other node.
+#[derive(Clone, Debug, PartialEq)]
+struct JumpPart {
+    nodes: Vec<usize>,
+    /// The flow accumulators the part's nodes feed.
+    flows: Vec<usize>,
+    /// `None` for a part that is not symmetric (a one-way link) or whose decomposition failed:
+    /// it takes the matrix exponential.
+    modes: Option<Modes>,
+}
+
+/// Relative asymmetry of `C½ A C-½` above which a part is taken as not reciprocal: `g/cᵢ` and
+/// `g/cⱼ` scaled back agree to a few ulps for a conductance, while a one-way link leaves one
+/// side exactly zero.
+const SYMMETRY_REL: f64 = 1e-12;
+
+/// The modes of a reciprocal part: `x = to_nodes · y`, `y = to_modes · x`, `y' = rate ∘ y + β`.
+#[derive(Clone, Debug, PartialEq)]
+struct Modes {
+    /// Eigenvalues of the part's `A`, 1/s (negative; zero for a part with no path to a boundary).
+    rate: Vec<f64>,
+    /// `C-½ Q` (p × p).
+    to_nodes: Matrix,
+    /// `Qᵀ C½` (p × p), the inverse of `to_nodes`.
+    to_modes: Matrix,
+    /// The part's flow rows from modal coordinates, `W C-½ Q` (q × p).
+    flows_of_modes: Matrix,
+}
+
+impl Modes {
+    fn of(ss: &StateSpace, caps: &[f64], nodes: &[usize], flows: &[usize]) -> Option<Modes> {
+        let p = nodes.len();
+        let root_c: Vec<f64> = nodes.iter().map(|&i| caps[i].sqrt()).collect();
+        let mut s = Matrix::zeros(p, p);
+        for (r, &i) in nodes.iter().enumerate() {
+            for (c, &j) in nodes.iter().enumerate() {
+                s[(r, c)] = root_c[r] * ss.a[(i, j)] / root_c[c];
+            }
+        }
+        for r in 0..p {
+            for c in r + 1..p {
+                let (x, y) = (s[(r, c)], s[(c, r)]);
+                if (x - y).abs() > SYMMETRY_REL * x.abs().max(y.abs()) {
+                    return None;
+                }
+                let mean = 0.5 * (x + y);
+                s[(r, c)] = mean;
+                s[(c, r)] = mean;
+            }
+        }
+        let (rate, q) = symmetric_eigen(&s)?;
+        let mut to_nodes = Matrix::zeros(p, p);
+        let mut to_modes = Matrix::zeros(p, p);
+        for r in 0..p {
+            for m in 0..p {
+                to_nodes[(r, m)] = q[(r, m)] / root_c[r];
+                to_modes[(m, r)] = q[(r, m)] * root_c[r];
+            }
+        }
+        let mut w_qp = Matrix::zeros(flows.len(), p);
+        for (a, &f) in flows.iter().enumerate() {
+            for (c, &j) in nodes.iter().enumerate() {
+                w_qp[(a, c)] = ss.w[(f, j)];
+            }
+        }
+        let flows_of_modes = w_qp.mul(&to_nodes);
+        Some(Modes {
+            rate,
+            to_nodes,
+            to_modes,
+            flows_of_modes,
+        })
+    }
+
+    /// Writes the part's rows of the held jump over `dt_s` into `op` (see
+    /// [`JumpBasis::discretize_held`]): with `y' = λ y + β` per mode,
+    /// `y(t) = e^{λt} y₀ + φ₁ β` and `∫y = φ₁ y₀ + φ₂ β`, where `φ₁ = (e^{λt} − 1)/λ` and
+    /// `φ₂ = (e^{λt} − 1 − λt)/λ²`.
+    fn write_jump(&self, part: &JumpPart, dt_s: f64, b: &[f64], op: &mut Matrix) {
+        let p = part.nodes.len();
+        let n = op.cols() - 1;
+        let b_part: Vec<f64> = part.nodes.iter().map(|&j| b[j]).collect();
+        let mut beta = vec![0.0; p];
+        self.to_modes.mul_vec_add(&b_part, &mut beta);
+        let mut decay = vec![0.0; p];
+        let mut phi1 = vec![0.0; p];
+        let mut phi2 = vec![0.0; p];
+        for m in 0..p {
+            let (lambda, x) = (self.rate[m], self.rate[m] * dt_s);
+            decay[m] = x.exp();
+            if x.abs() < PHI_SERIES_BELOW {
+                // φ₁ = t(1 + x/2 + x²/6 + ...), φ₂ = t²(1/2 + x/6 + x²/24 + ...): no cancellation.
+                let (mut term, mut s1, mut s2, mut fact) = (1.0, 0.0, 0.0, 1.0);
+                for j in 1..=PHI_SERIES_TERMS {
+                    fact *= f64::from(j);
+                    s1 += term / fact;
+                    s2 += term / (fact * f64::from(j + 1));
+                    term *= x;
+                }
+                phi1[m] = dt_s * s1;
+                phi2[m] = dt_s * dt_s * s2;
+            } else {
+                let em1 = x.exp_m1();
+                phi1[m] = em1 / lambda;
+                phi2[m] = (em1 - x) / (lambda * lambda);
+            }
+        }
+        // Φ = C-½Q · diag(e^{λt}) · QᵀC½ and the flow rows W C-½Q · diag(φ₁) · QᵀC½.
+        let mut scaled = self.to_nodes.clone();
+        scale_columns(&mut scaled, &decay);
+        let phi = scaled.mul(&self.to_modes);
+        let mut flow_scaled = self.flows_of_modes.clone();
+        scale_columns(&mut flow_scaled, &phi1);
+        let flow_rows = flow_scaled.mul(&self.to_modes);
+        let forced: Vec<f64> = phi1.iter().zip(&beta).map(|(f, b)| f * b).collect();
+        let flow_forced: Vec<f64> = phi2.iter().zip(&beta).map(|(f, b)| f * b).collect();
+        let mut gamma = vec![0.0; p];
+        self.to_nodes.mul_vec_add(&forced, &mut gamma);
+        let mut flow_gamma = vec![0.0; part.flows.len()];
+        self.flows_of_modes
+            .mul_vec_add(&flow_forced, &mut flow_gamma);
+        for (r, &i) in part.nodes.iter().enumerate() {
+            for (c, &j) in part.nodes.iter().enumerate() {
+                op[(i, j)] = phi[(r, c)];
+            }
+            op[(i, n)] = gamma[r];
+        }
+        for (a, &f) in part.flows.iter().enumerate() {
+            for (c, &j) in part.nodes.iter().enumerate() {
+                op[(n + f, j)] = flow_rows[(a, c)];
+            }
+            op[(n + f, n)] += flow_gamma[a];
+        }
+    }
+}
+
+/// Multiplies column `c` of `m` by `s[c]`.
+fn scale_columns(m: &mut Matrix, s: &[f64]) {
+    let cols = m.cols();
+    for r in 0..m.rows() {
+        for (c, x) in s.iter().enumerate().take(cols) {
+            m[(r, c)] *= x;
+        }
+    }
+}
+
+/// Below this |λ t| the φ functions are summed as series: `e^x − 1 − x` loses ~|log₁₀ x|
+/// digits to cancellation as x shrinks, the series none.
+const PHI_SERIES_BELOW: f64 = 1e-2;
+
+/// Terms of the φ series: the first left out is below x⁸/8! < 1e-20 of the sum at |x| < 1e-2.
+const PHI_SERIES_TERMS: u32 = 8;
+
+impl JumpBasis {
+    /// Number of parts made from their modes (the others take a matrix exponential per length).
+    pub fn modal_parts(&self) -> usize {
+        self.parts.iter().filter(|p| p.modes.is_some()).count()
+    }
+
+    /// The exact step of `dt_s` seconds for these particular inputs (boundaries `boundary_c` °C,
+    /// sources `source_w` W per unit), for idle jumps.
+    ///
+    /// With the inputs fixed, their whole effect is one column `b = B u` of the augmented matrix
+    /// instead of one per input, and each part of the network gets its own, much smaller,
+    /// solution: from its modes (see [`ThermalNetwork::jump_basis`]) or its own matrix
+    /// exponential. Both are exact rewritings of [`ThermalNetwork::discretize`]'s construction:
+    /// the result differs only by roundoff. The direct flow term `D T_b` is constant over the
+    /// step and is added as `D T_b dt`.
+    pub fn discretize_held(&self, dt_s: f64, boundary_c: &[f64], source_w: &[f64]) -> HeldJump {
+        assert!(
+            dt_s >= 0.0 && dt_s.is_finite(),
+            "step length must be finite and ≥ 0"
+        );
+        let ss = &self.ss;
+        let n = ss.a.rows();
+        let k = ss.w.rows();
+        let mut b = vec![0.0; n];
+        ss.b_bnd.mul_vec_add(boundary_c, &mut b);
+        ss.b_src.mul_vec_add(source_w, &mut b);
+        let mut direct = vec![0.0; k];
+        ss.d.mul_vec_add(boundary_c, &mut direct);
+        // One operator on [x; 1] giving [x(t+dt); flows over the step].
+        let mut op = Matrix::zeros(n + k, n + 1);
+        for (f, d) in direct.iter().enumerate() {
+            op[(n + f, n)] = d * dt_s;
+        }
+        for part in &self.parts {
+            match &part.modes {
+                Some(modes) => modes.write_jump(part, dt_s, &b, &mut op),
+                None => exponential_jump(ss, part, dt_s, &b, &mut op),
+            }
+        }
+        // The rows over x, and the constant column (the held inputs' contribution) as forcing.
+        let mut dense = Vec::with_capacity((n + k) * n);
+        let mut forcing = Vec::with_capacity(n + k);
+        for r in 0..n + k {
+            dense.extend((0..n).map(|c| op[(r, c)]));
+            forcing.push(op[(r, n)]);
+        }
+        HeldJump {
+            dt_s,
+            boundary_c: boundary_c.to_vec(),
+            source_w: source_w.to_vec(),
+            step: HeldInputStep::from_rows(n, Vec::new(), dense, forcing),
+        }
+    }
+}
+
+/// A part's rows of the held jump by its own matrix exponential (a part that is not reciprocal).
+fn exponential_jump(ss: &StateSpace, part: &JumpPart, dt_s: f64, b: &[f64], op: &mut Matrix) {
+    let n = op.cols() - 1;
+    let (p, q) = (part.nodes.len(), part.flows.len());
+    let (nodes, flows) = (&part.nodes, &part.flows);
+    // The part's state with its constant input: [x; 1]' = [A b; 0 0]·[x; 1].
+    let mut m = Matrix::zeros(p + 1, p + 1);
+    for (a, &i) in nodes.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            m[(a, c)] = ss.a[(i, j)] * dt_s;
+        }
+        m[(a, p)] = b[i] * dt_s;
+    }
+    let e = expm(&m);
+    for (a, &i) in nodes.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            op[(i, j)] = e[(a, c)];
+        }
+        op[(i, n)] = e[(a, p)];
+    }
+    if q == 0 {
+        return;
+    }
+    // The flows integrate W x over the step. With x' = A x + b, that integral is
+    // A⁻¹(x(dt) − x(0) − b dt) = A⁻¹(Φ − I)·x(0) + A⁻¹(γ − b dt): one solve with the
+    // part's own A instead of carrying the flows through the exponential (which made it
+    // p + q + 1 wide, ~1.6× the work at the plant's sizes). A part always reaches a
+    // boundary, so its A is invertible; if it were not, the flows fall back to the
+    // augmented exponential.
+    let mut a_pp = Matrix::zeros(p, p);
+    let mut rhs = Matrix::zeros(p, p + 1);
+    for (r, &i) in nodes.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            a_pp[(r, c)] = ss.a[(i, j)];
+            rhs[(r, c)] = e[(r, c)] - if r == c { 1.0 } else { 0.0 };
+        }
+        rhs[(r, p)] = e[(r, p)] - b[i] * dt_s;
+    }
+    let mut w_qp = Matrix::zeros(q, p);
+    for (a, &f) in flows.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            w_qp[(a, c)] = ss.w[(f, j)];
+        }
+    }
+    let flow_rows = match a_pp.solve(&rhs) {
+        Some(integral) => w_qp.mul(&integral),
+        None => augmented_flow_rows(&m, &w_qp, dt_s),
+    };
+    for (a, &f) in flows.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            op[(n + f, j)] = flow_rows[(a, c)];
+        }
+        op[(n + f, n)] += flow_rows[(a, p)];
+    }
 }
 
 /// Entries smaller than this fraction of their row's largest entry are dropped from the step
@@ -1038,6 +1252,11 @@ mod tests {
     #[test]
     fn held_jump_of_a_network_in_parts_equals_the_full_step() {
         let net = two_part_network();
+        assert_eq!(
+            net.jump_basis().modal_parts(),
+            2,
+            "both parts are reciprocal"
+        );
         for dt in [0.01, 60.0, 57_600.0] {
             let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
             let mut a = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
@@ -1050,11 +1269,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn held_jump_of_a_part_all_but_cut_off_from_its_boundary_takes_the_augmented_flows() {
-        // Two nodes that exchange heat with each other and, all but nothing, with ambient: their
-        // A is singular to working precision, so the solve for the flow integral fails. Beside
-        // them, a grounded node with a real flow to ambient.
+    /// Two nodes that exchange heat with each other and, all but nothing, with ambient (their A
+    /// is singular to working precision), with a one-way link between them when `one_way`;
+    /// beside them, a grounded node with a real flow to ambient.
+    fn all_but_cut_off(one_way: bool) -> ThermalNetwork {
         let mut net = ThermalNetwork::new();
         let amb = net.add_boundary();
         let x = net.add_node(2.0);
@@ -1064,8 +1282,38 @@ mod tests {
         let z = net.add_node(4.0);
         net.link_boundary(z, amb, 0.3);
         net.link_one_way(x, z, 0.0);
+        if one_way {
+            net.link_one_way(y, x, 0.1);
+        }
         net.add_source(&[(x, 1.0), (z, 1.0)]);
+        net
+    }
+
+    #[test]
+    fn held_jump_of_a_part_all_but_cut_off_from_its_boundary_takes_the_augmented_flows() {
+        // Not reciprocal, so the part takes the exponential; its A is singular, so the solve for
+        // the flow integral fails and the flows ride in the augmented exponential.
+        let net = all_but_cut_off(true);
+        assert_eq!(net.jump_basis().modal_parts(), 1, "only the grounded node");
         for dt in [0.5, 60.0] {
+            let mut a = net.state_from(&[30.0, 20.0, 25.0]);
+            let mut b = a.clone();
+            net.discretize(dt).step(&mut a, &[21.0], &[0.7]);
+            net.discretize_held(dt, &[21.0], &[0.7])
+                .step_settled(&mut b);
+            if let Some(e) = same_step(&a, &b) {
+                panic!("dt {dt}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn held_jump_of_a_reciprocal_part_all_but_cut_off_from_its_boundary_uses_a_zero_rate() {
+        // The same part with conduction only: its modes include a rate of ~1e-31 /s, where the
+        // φ functions are taken as series (t and t²/2).
+        let net = all_but_cut_off(false);
+        assert_eq!(net.jump_basis().modal_parts(), 2);
+        for dt in [0.5, 60.0, 57_600.0] {
             let mut a = net.state_from(&[30.0, 20.0, 25.0]);
             let mut b = a.clone();
             net.discretize(dt).step(&mut a, &[21.0], &[0.7]);
@@ -1156,6 +1404,29 @@ mod tests {
             held.flush(&mut pending, &mut b);
             prop_assert!(pending.is_empty());
             prop_assert!(same_step(&a, &b).is_none(), "{:?}", same_step(&a, &b));
+        }
+
+        #[test]
+        fn modal_jump_equals_the_full_step(
+            params in prop::collection::vec(0.0f64..1.0, 22),
+            dt in 0.001f64..100_000.0, p_led in 0.0f64..5.0,
+            lengths in prop::collection::vec(0.01f64..600.0, 1..4),
+        ) {
+            // The random network with its probe fed both ways: every part is reciprocal.
+            let (mut net, _) = random_network(&params);
+            let (h, probe) = (NodeId(2), NodeId(net.node_count() - 1));
+            net.link(h, probe, 0.3);
+            net.one_way_links.clear();
+            let basis = net.jump_basis();
+            prop_assert_eq!(basis.modal_parts(), 1);
+            // One basis serves every length.
+            for dt in std::iter::once(dt).chain(lengths) {
+                let mut a = net.uniform_state(30.0);
+                let mut b = net.uniform_state(30.0);
+                net.discretize(dt).step(&mut a, &[22.0, 37.0], &[p_led, 1.0]);
+                basis.discretize_held(dt, &[22.0, 37.0], &[p_led, 1.0]).step_settled(&mut b);
+                prop_assert!(same_step(&a, &b).is_none(), "dt {}: {:?}", dt, same_step(&a, &b));
+            }
         }
 
         #[test]

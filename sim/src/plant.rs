@@ -16,7 +16,7 @@ use crate::device::{
 };
 use crate::led::{Drive as LedDrive, StringOperatingPoint, T_REF_C, Wavelength};
 use crate::network::{
-    BoundaryId, Discretization, HeldInputStep, HeldJump, NodeId, PendingFlows, SourceId,
+    BoundaryId, Discretization, HeldInputStep, HeldJump, JumpBasis, NodeId, PendingFlows, SourceId,
     ThermalNetwork, ThermalState,
 };
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
@@ -319,6 +319,9 @@ struct Discretised {
     /// inputs, so a repeated idle step costs a matrix-vector product, not a matrix exponential.
     /// A cache hit gives the same bits as a fresh build.
     jumps: Vec<HeldJump>,
+    /// The network's parts and modes, from which each jump length is made; built on the first
+    /// jump.
+    basis: Option<JumpBasis>,
 }
 
 /// The thermal core: network, layout, cached discretisations and state.
@@ -374,6 +377,7 @@ impl ThermalCore {
                 layout,
                 held: [None, None],
                 jumps: Vec::new(),
+                basis: None,
             },
             recent: Vec::new(),
             held: [None, None],
@@ -411,6 +415,7 @@ impl ThermalCore {
                 layout,
                 held: [None, None],
                 jumps: Vec::new(),
+                basis: None,
             },
         };
         let previous = std::mem::replace(&mut self.current, next);
@@ -552,10 +557,9 @@ impl ThermalCore {
                 if cur.jumps.len() == JUMP_CACHE {
                     cur.jumps.remove(0);
                 }
-                cur.jumps.push(
-                    cur.net
-                        .discretize_held(dt_s, &self.boundary_c, &self.sources),
-                );
+                let basis = cur.basis.get_or_insert_with(|| cur.net.jump_basis());
+                cur.jumps
+                    .push(basis.discretize_held(dt_s, &self.boundary_c, &self.sources));
                 cur.jumps.len() - 1
             }
         };
@@ -1981,6 +1985,21 @@ mod tests {
         );
         // And the session warmed the skin under the device and the hot spot.
         assert!(c.temp_c(c.layout().main.surface()) > 34.0);
+    }
+
+    #[test]
+    fn off_the_body_every_part_jumps_by_its_modes() {
+        let off = ThermalSetup {
+            in_contact: false,
+            ..setup()
+        };
+        let (net, _) = build_thermal_network(&wrap(), &layers(), &DEPOSITION, &off);
+        // The device and the two tissue columns, each reciprocal.
+        assert_eq!(net.jump_basis().modal_parts(), 3);
+        // On the body the hot-spot column is fed one way from the housing: one part, by the
+        // exponential.
+        let (net, _) = build_thermal_network(&wrap(), &layers(), &DEPOSITION, &setup());
+        assert_eq!(net.jump_basis().modal_parts(), 0);
     }
 
     #[test]
