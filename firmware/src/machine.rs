@@ -8,8 +8,8 @@
 //! the crate documentation.
 
 use crate::boundary::{
-    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE, OutputFrame,
-    SessionState, buttons, hw,
+    AdcFrame, Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE,
+    NvmWrite, OutputFrame, SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
@@ -328,7 +328,7 @@ struct StringSense {
 }
 
 impl StringSense {
-    fn sample(input: &InputFrame, cal: &DeviceCalibration) -> StringSense {
+    fn sample(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
         let mut sense = StringSense::default();
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -336,8 +336,8 @@ impl StringSense {
             let n = strings.len() as f32;
             let leds = f32::from(ch.leds_per_string);
             for st in strings {
-                let ma = string_ma(input, st);
-                let mv = string_mv(input, st);
+                let ma = string_ma(adc, st);
+                let mv = string_mv(adc, st);
                 let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
                 sense.ma[st] = ma;
                 sense.mv[st] = mv;
@@ -458,7 +458,9 @@ pub struct Firmware<V: Variant = Reference> {
 struct StepView {
     contact_c: Option<f32>,
     board_c: Option<f32>,
-    junction_c: [f32; MAX_CHANNELS],
+    /// The step's ADC codes, for the junction estimate (recomputed on request: a step at rest
+    /// has no other use for it).
+    adc: AdcFrame,
     duty_factor: [f32; MAX_CHANNELS],
     covered: bool,
 }
@@ -520,7 +522,10 @@ impl<V: Variant> Firmware<V> {
         let now = self.uptime_ms;
         let temps = self.read_temps(input);
         self.update_rates(&temps, now);
-        let sense = StringSense::sample(input, self.cal);
+        if self.session.is_none() && !self.command.hw_enable {
+            return self.step_at_rest(input, &temps, now);
+        }
+        let sense = StringSense::sample(&input.adc, self.cal);
         let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
@@ -566,10 +571,65 @@ impl<V: Variant> Firmware<V> {
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
-            junction_c,
+            adc: input.adc,
             duty_factor,
             covered,
         };
+        self.outputs(command, nvm_write, now)
+    }
+
+    /// [`Self::step`] at rest: no session open and the drivers' hardware enable off since the
+    /// last step, so nothing was emitted and nothing can be integrated. The same decisions in the
+    /// same order as the full step, without what cannot matter at rest: with the enable off every
+    /// string's expected current is zero, so the string checks reduce to the driver-stuck-on
+    /// test; the over-temperature and session checks need a session; and a start only arms a
+    /// session (the drive stays off until its reservation is committed, a later step). The sensor
+    /// checks stay: a sensor fault that appears at rest is seen within a minute.
+    fn step_at_rest(&mut self, input: &InputFrame, temps: &Temps, now: u64) -> OutputFrame {
+        let suspect = match self.find_sensor_fault(temps) {
+            Some(fault) => Some(fault),
+            None => self.find_stuck_on_string(&input.adc),
+        };
+        self.confirm(suspect, now);
+        if self.variant.contact_debounce_ms() > 0 {
+            self.contact_lost_since_ms = if self.cal.skin_contact && !input.skin_contact {
+                Some(self.contact_lost_since_ms.unwrap_or(now))
+            } else {
+                None
+            };
+        }
+        let pressed = self.buttons.sample(input.buttons, now);
+        // Out of session a transition needs a press (a start, or nothing in the fault state).
+        if pressed != 0 {
+            self.transition(input, temps, pressed, suspect.is_some());
+        }
+        let covered = self.session.as_ref().is_some_and(|s| s.covered.covered);
+        let command = Command::default();
+        self.command = command;
+        if !self.phase.in_session()
+            && !matches!(self.phase, Phase::Fault)
+            && now >= self.next_persist_ms
+        {
+            self.request_persist();
+        }
+        let nvm_write = self
+            .writer
+            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
+        let duty_factor = [0.0; MAX_CHANNELS];
+        self.update_warning(temps, covered, duty_factor);
+        self.last_step = StepView {
+            contact_c: temps.contact_max(),
+            board_c: temps.board,
+            adc: input.adc,
+            duty_factor,
+            covered,
+        };
+        self.outputs(command, nvm_write, now)
+    }
+
+    /// The output frame of a step that drives `command` and writes `nvm_write`.
+    #[inline]
+    fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
         OutputFrame {
             duty_permille: command.duty_permille,
             current_ma: command.current_ma,
@@ -620,11 +680,12 @@ impl<V: Variant> Firmware<V> {
         }
         let v = self.last_step;
         let session = self.session.as_ref();
+        let sense = StringSense::sample(&v.adc, self.cal);
         Diagnostics {
             uptime_ms: self.uptime_ms,
             contact_c: v.contact_c,
             board_c: v.board_c,
-            junction_c: v.junction_c,
+            junction_c: self.junction_estimates(&sense, v.board_c),
             duty_factor: v.duty_factor,
             cem43_min: session.map_or(0.0, |s| s.cem43_min),
             covered: v.covered,
@@ -789,14 +850,8 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
-        // Sensors: rails, range, rate; contact NTCs first, then the board.
-        for slot in 0..usize::from(self.cal.contact_ntcs) {
-            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
-                return f(kind, slot as u8);
-            }
-        }
-        if let Some(kind) = self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2) {
-            return f(kind, BOARD_NTC);
+        if let Some(fault) = self.find_sensor_fault(temps) {
+            return Some(fault);
         }
         if let Some(fault) = self.find_string_fault(sense) {
             return Some(fault);
@@ -815,6 +870,40 @@ impl<V: Variant> Firmware<V> {
         }
         if self.phase == Phase::Treating {
             return self.find_session_fault(input, temps, elapsed);
+        }
+        None
+    }
+
+    /// The first NTC fault (rails, range, rate): contact NTCs first, then the board.
+    fn find_sensor_fault(&self, temps: &Temps) -> Option<Fault> {
+        for slot in 0..usize::from(self.cal.contact_ntcs) {
+            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
+                return Some(Fault {
+                    kind,
+                    index: slot as u8,
+                });
+            }
+        }
+        self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2)
+            .map(|kind| Fault {
+                kind,
+                index: BOARD_NTC,
+            })
+    }
+
+    /// [`Self::find_string_fault`] with the hardware enable off: every string's expected
+    /// current is zero, so [`faults::check_string`] can only find a driver stuck on, and the
+    /// pair test (which needs [`faults::MIN_CHECKED_MA`] expected) never runs.
+    fn find_stuck_on_string(&self, adc: &AdcFrame) -> Option<Fault> {
+        for c in 0..MAX_CHANNELS {
+            for s in self.cal.strings_of(c) {
+                if string_ma(adc, s) > faults::STUCK_ON_MA {
+                    return Some(Fault {
+                        kind: FaultKind::DriverStuckOn,
+                        index: s as u8,
+                    });
+                }
+            }
         }
         None
     }
@@ -1393,13 +1482,11 @@ fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
 }
 
 /// Average string current, mA.
-fn string_ma(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA
-        / f32::from(hw::ADC_MAX)
+fn string_ma(adc: &AdcFrame, s: usize) -> f32 {
+    f32::from(adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX)
 }
 
 /// String voltage while driven, mV.
-fn string_mv(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV
-        / f32::from(hw::ADC_MAX)
+fn string_mv(adc: &AdcFrame, s: usize) -> f32 {
+    f32::from(adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX)
 }
