@@ -381,6 +381,18 @@ struct StringScreen {
 /// One past the largest code a `u16` ADC lane can carry: "no code" for a threshold.
 const NO_CODE: u32 = 1 << 16;
 
+/// The first current code above [`faults::STUCK_ON_MA`] ([`string_ma`]; [`StringScreen`] says
+/// why a code threshold is exact).
+const STUCK_ON_CODE: u32 = {
+    let mut code = 0;
+    while code < NO_CODE
+        && code as f32 * hw::CURRENT_SENSE_FULL_SCALE_MA / hw::ADC_MAX as f32 <= faults::STUCK_ON_MA
+    {
+        code += 1;
+    }
+    code
+};
+
 /// The first `u16` code for which `holds` is true, [`NO_CODE`] if none; `holds` must be false
 /// up to some code and true from it on.
 fn first_code(holds: impl Fn(u16) -> bool) -> u32 {
@@ -738,7 +750,14 @@ impl<V: Variant> Firmware<V> {
             .writer
             .poll(&mut self.ledger, self.class, (now / 1000) as u32);
         let duty_factor = [0.0; MAX_CHANNELS];
-        self.update_warning(temps, covered, duty_factor);
+        // `update_warning` without the derating test, which needs the treating phase.
+        let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
+        if t >= LIMITS.warn_on_c {
+            self.warning = true;
+        } else if t < LIMITS.warn_off_c {
+            self.warning = false;
+        }
+        self.warning |= covered;
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
@@ -750,7 +769,8 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// The output frame of a step that drives `command` and writes `nvm_write`.
-    #[inline]
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
     fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
         OutputFrame {
             duty_permille: command.duty_permille,
@@ -1021,7 +1041,7 @@ impl<V: Variant> Firmware<V> {
     fn find_stuck_on_string(&self, adc: &AdcFrame) -> Option<Fault> {
         for c in 0..MAX_CHANNELS {
             for s in self.cal.strings_of(c) {
-                if string_ma(adc, s) > faults::STUCK_ON_MA {
+                if u32::from(adc.string_current[s]) >= STUCK_ON_CODE {
                     return Some(Fault {
                         kind: FaultKind::DriverStuckOn,
                         index: s as u8,
@@ -1660,6 +1680,9 @@ mod tests {
                 let screen = StringScreen::new(command, cal);
                 for (c, ch) in cal.channels.iter().enumerate() {
                     let Some(ch) = ch else { continue };
+                    if !command.hw_enable {
+                        assert_eq!(screen.over_code[c], STUCK_ON_CODE, "{:?}", cal.class);
+                    }
                     // The rails and each threshold's code, the one below and the one above.
                     let mut probes = [0u16; 19];
                     probes[..4].copy_from_slice(&[0, 1, hw::ADC_MAX, u16::MAX]);
