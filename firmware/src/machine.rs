@@ -312,7 +312,8 @@ impl Temps {
 }
 
 /// The LED strings' current and voltage sense of one step, converted once: the junction
-/// estimate, the covered monitor's heat and the string checks all read them.
+/// estimate, the covered monitor's heat and the strings' pair test read them (the single-string
+/// checks compare the codes themselves, [`StringScreen`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct StringSense {
     /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
