@@ -8,8 +8,8 @@
 //! the crate documentation.
 
 use crate::boundary::{
-    Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE, OutputFrame,
-    SessionState, buttons, hw,
+    AdcFrame, Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE,
+    NvmWrite, OutputFrame, SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
@@ -18,7 +18,7 @@ use crate::device::{
 use crate::dose::{
     DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
 };
-use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR, StringSample};
+use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR};
 use crate::ntc::{self, NtcReading};
 use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
@@ -312,11 +312,10 @@ impl Temps {
 }
 
 /// The LED strings' current and voltage sense of one step, converted once: the junction
-/// estimate, the covered monitor's heat and the string checks all read them.
+/// estimate, the covered monitor's heat and the strings' pair test read them (the single-string
+/// checks compare the codes themselves, [`StringScreen`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct StringSense {
-    /// Average current per string, mA ([`string_ma`]); 0 on strings not fitted.
-    ma: [f32; MAX_STRINGS],
     /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
     mv: [f32; MAX_STRINGS],
     /// Heat per LED of each channel, W: the mean over its strings of the string's heat
@@ -328,7 +327,9 @@ struct StringSense {
 }
 
 impl StringSense {
-    fn sample(input: &InputFrame, cal: &DeviceCalibration) -> StringSense {
+    // Inline: returned through memory from a call, the sense cost 7 more instructions a tick.
+    #[inline(always)]
+    fn sample(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
         let mut sense = StringSense::default();
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -336,16 +337,145 @@ impl StringSense {
             let n = strings.len() as f32;
             let leds = f32::from(ch.leds_per_string);
             for st in strings {
-                let ma = string_ma(input, st);
-                let mv = string_mv(input, st);
+                let ma = string_ma(adc, st);
+                let mv = string_mv(adc, st);
                 let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
-                sense.ma[st] = ma;
                 sense.mv[st] = mv;
                 sense.heat_per_led_w[c] += heat_w / leds / n;
                 sense.total_heat_w += heat_w;
             }
         }
         sense
+    }
+}
+
+/// The string checks of [`faults::check_string`] for one command, as ADC code thresholds.
+///
+/// Why this is exact: a string's current and voltage ([`string_ma`], [`string_mv`]) are an
+/// exact conversion of the code to f32 followed by a multiplication and a division by positive
+/// constants, each rounded to nearest: non-decreasing in the code. So for a fixed threshold
+/// `T`, "`string_ma(code) > T`" holds exactly for the codes from the first one where it holds,
+/// and that code can be found once per command by bisection. The checks' thresholds depend on
+/// the command (expected current) and the calibration only, and a session drives one command
+/// for thousands of ticks (the runner week changes it 12 times in 0.7 M treating ticks), so the
+/// control tick compares integers instead of converting and scaling eight codes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StringScreen {
+    /// The command the thresholds are for.
+    command: Command,
+    /// Per channel, the average current the strings were commanded to, mA (as
+    /// [`Firmware::find_string_fault`] computes it: set-point × duty, 0 with the enable off).
+    expected_ma: [f32; MAX_CHANNELS],
+    /// Per channel, the first current code above the over-current limit (`expected > 0`), or
+    /// above [`faults::STUCK_ON_MA`] (`expected ≤ 0`).
+    over_code: [u32; MAX_CHANNELS],
+    /// Per channel, the first current code not below [`faults::OPEN_CURRENT_FRACTION`] of the
+    /// expected current.
+    open_code: [u32; MAX_CHANNELS],
+    /// Per channel, the first voltage code not below the shorted-LED threshold.
+    short_code: [u32; MAX_CHANNELS],
+    /// The first voltage code above [`faults::OPEN_VOLTAGE_FRACTION`] of the LED rail
+    /// (compliance: an open string).
+    open_voltage_code: u32,
+    /// The first voltage code not below that fraction of the rail (below it the sink regulates).
+    compliance_code: u32,
+}
+
+/// One past the largest code a `u16` ADC lane can carry: "no code" for a threshold.
+const NO_CODE: u32 = 1 << 16;
+
+/// The first current code above [`faults::STUCK_ON_MA`] ([`string_ma`]; [`StringScreen`] says
+/// why a code threshold is exact).
+const STUCK_ON_CODE: u32 = {
+    let mut code = 0;
+    while code < NO_CODE
+        && code as f32 * hw::CURRENT_SENSE_FULL_SCALE_MA / hw::ADC_MAX as f32 <= faults::STUCK_ON_MA
+    {
+        code += 1;
+    }
+    code
+};
+
+/// The first `u16` code for which `holds` is true, [`NO_CODE`] if none; `holds` must be false
+/// up to some code and true from it on.
+fn first_code(holds: impl Fn(u16) -> bool) -> u32 {
+    let (mut lo, mut hi) = (0u32, NO_CODE);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if holds(mid as u16) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+impl StringScreen {
+    /// The thresholds for `command` on `cal`'s strings.
+    fn new(command: Command, cal: &DeviceCalibration) -> StringScreen {
+        let ma =
+            |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
+        let mv =
+            |code: u16| f32::from(code) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX);
+        let rail_mv = f32::from(cal.led_rail_mv);
+        let compliance_mv = faults::OPEN_VOLTAGE_FRACTION * rail_mv;
+        let mut screen = StringScreen {
+            command,
+            expected_ma: [0.0; MAX_CHANNELS],
+            over_code: [NO_CODE; MAX_CHANNELS],
+            open_code: [0; MAX_CHANNELS],
+            short_code: [0; MAX_CHANNELS],
+            open_voltage_code: first_code(|v| mv(v) > compliance_mv),
+            compliance_code: first_code(|v| mv(v) >= compliance_mv),
+        };
+        for (c, ch) in cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let expected_ma = if command.hw_enable {
+                f32::from(command.current_ma[c]) * f32::from(command.duty_permille[c]) / 1000.0
+            } else {
+                0.0
+            };
+            screen.expected_ma[c] = expected_ma;
+            screen.over_code[c] = if expected_ma <= 0.0 {
+                first_code(|i| ma(i) > faults::STUCK_ON_MA)
+            } else {
+                let limit =
+                    expected_ma * faults::OVER_CURRENT_FACTOR + faults::OVER_CURRENT_MARGIN_MA;
+                first_code(|i| ma(i) > limit)
+            };
+            let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
+            screen.open_code[c] = first_code(|i| ma(i) >= open_below_ma);
+            let short_mv = faults::short_threshold_mv(ch);
+            screen.short_code[c] = first_code(|v| mv(v) >= short_mv);
+        }
+        screen
+    }
+
+    /// [`faults::check_string`] for a string of channel `c` reading these codes.
+    #[inline]
+    fn check(&self, c: usize, current: u16, voltage: u16) -> Option<FaultKind> {
+        let (current, voltage) = (u32::from(current), u32::from(voltage));
+        let expected_ma = self.expected_ma[c];
+        if expected_ma <= 0.0 {
+            (current >= self.over_code[c]).then_some(FaultKind::DriverStuckOn)
+        } else if current >= self.over_code[c] {
+            Some(FaultKind::StringOverCurrent)
+        } else if expected_ma < faults::MIN_CHECKED_MA {
+            None
+        } else if current < self.open_code[c] && voltage >= self.open_voltage_code {
+            Some(FaultKind::StringOpen)
+        } else if voltage < self.short_code[c] {
+            Some(FaultKind::StringShort)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a string voltage code is below [`faults::OPEN_VOLTAGE_FRACTION`] of the rail.
+    #[inline]
+    fn below_compliance(&self, voltage: u16) -> bool {
+        u32::from(voltage) < self.compliance_code
     }
 }
 
@@ -443,6 +573,8 @@ pub struct Firmware<V: Variant = Reference> {
     flux_memo: [(u16, f32); MAX_CHANNELS],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
+    /// The string checks' thresholds for the last command.
+    string_screen: StringScreen,
     warning: bool,
     next_persist_ms: u64,
     last_dose_mj_cm2: u32,
@@ -458,7 +590,9 @@ pub struct Firmware<V: Variant = Reference> {
 struct StepView {
     contact_c: Option<f32>,
     board_c: Option<f32>,
-    junction_c: [f32; MAX_CHANNELS],
+    /// The step's ADC codes, for the junction estimate (recomputed on request: a step at rest
+    /// has no other use for it).
+    adc: AdcFrame,
     duty_factor: [f32; MAX_CHANNELS],
     covered: bool,
 }
@@ -506,6 +640,7 @@ impl<V: Variant> Firmware<V> {
             flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
+            string_screen: StringScreen::new(Command::default(), calibration(class)),
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
@@ -520,7 +655,10 @@ impl<V: Variant> Firmware<V> {
         let now = self.uptime_ms;
         let temps = self.read_temps(input);
         self.update_rates(&temps, now);
-        let sense = StringSense::sample(input, self.cal);
+        if self.session.is_none() && !self.command.hw_enable {
+            return self.step_at_rest(input, &temps, now);
+        }
+        let sense = StringSense::sample(&input.adc, self.cal);
         let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
@@ -566,10 +704,77 @@ impl<V: Variant> Firmware<V> {
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
-            junction_c,
+            adc: input.adc,
             duty_factor,
             covered,
         };
+        self.outputs(command, nvm_write, now)
+    }
+
+    /// [`Self::step`] at rest: no session open and the drivers' hardware enable off since the
+    /// last step, so nothing was emitted and nothing can be integrated. The same decisions in the
+    /// same order as the full step, without what cannot matter at rest: with the enable off every
+    /// string's expected current is zero, so the string checks reduce to the driver-stuck-on
+    /// test; the over-temperature and session checks need a session; and a start only arms a
+    /// session (the drive stays off until its reservation is committed, a later step). The sensor
+    /// checks stay: a sensor fault that appears at rest is seen within a minute.
+    // Out of line, and its shared helpers forced inline: called from two places, they would
+    // otherwise be called out of line from the control tick too (measured: +60 instructions per
+    // tick with `transition`, `confirm` and the sensor checks as calls).
+    #[inline(never)]
+    fn step_at_rest(&mut self, input: &InputFrame, temps: &Temps, now: u64) -> OutputFrame {
+        let suspect = match self.find_sensor_fault(temps) {
+            Some(fault) => Some(fault),
+            None => self.find_stuck_on_string(&input.adc),
+        };
+        self.confirm(suspect, now);
+        if self.variant.contact_debounce_ms() > 0 {
+            self.contact_lost_since_ms = if self.cal.skin_contact && !input.skin_contact {
+                Some(self.contact_lost_since_ms.unwrap_or(now))
+            } else {
+                None
+            };
+        }
+        let pressed = self.buttons.sample(input.buttons, now);
+        // Out of session a transition needs a press (a start, or nothing in the fault state).
+        if pressed != 0 {
+            self.transition(input, temps, pressed, suspect.is_some());
+        }
+        let covered = self.session.as_ref().is_some_and(|s| s.covered.covered);
+        let command = Command::default();
+        self.command = command;
+        if !self.phase.in_session()
+            && !matches!(self.phase, Phase::Fault)
+            && now >= self.next_persist_ms
+        {
+            self.request_persist();
+        }
+        let nvm_write = self
+            .writer
+            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
+        let duty_factor = [0.0; MAX_CHANNELS];
+        // `update_warning` without the derating test, which needs the treating phase.
+        let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
+        if t >= LIMITS.warn_on_c {
+            self.warning = true;
+        } else if t < LIMITS.warn_off_c {
+            self.warning = false;
+        }
+        self.warning |= covered;
+        self.last_step = StepView {
+            contact_c: temps.contact_max(),
+            board_c: temps.board,
+            adc: input.adc,
+            duty_factor,
+            covered,
+        };
+        self.outputs(command, nvm_write, now)
+    }
+
+    /// The output frame of a step that drives `command` and writes `nvm_write`.
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
+    fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
         OutputFrame {
             duty_permille: command.duty_permille,
             current_ma: command.current_ma,
@@ -620,11 +825,12 @@ impl<V: Variant> Firmware<V> {
         }
         let v = self.last_step;
         let session = self.session.as_ref();
+        let sense = StringSense::sample(&v.adc, self.cal);
         Diagnostics {
             uptime_ms: self.uptime_ms,
             contact_c: v.contact_c,
             board_c: v.board_c,
-            junction_c: v.junction_c,
+            junction_c: self.junction_estimates(&sense, v.board_c),
             duty_factor: v.duty_factor,
             cem43_min: session.map_or(0.0, |s| s.cem43_min),
             covered: v.covered,
@@ -789,16 +995,10 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> Option<Fault> {
         let f = |kind, index| Some(Fault { kind, index });
-        // Sensors: rails, range, rate; contact NTCs first, then the board.
-        for slot in 0..usize::from(self.cal.contact_ntcs) {
-            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
-                return f(kind, slot as u8);
-            }
+        if let Some(fault) = self.find_sensor_fault(temps) {
+            return Some(fault);
         }
-        if let Some(kind) = self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2) {
-            return f(kind, BOARD_NTC);
-        }
-        if let Some(fault) = self.find_string_fault(sense) {
+        if let Some(fault) = self.find_string_fault(&input.adc, sense) {
             return Some(fault);
         }
         // Over-temperature latch while a session is open.
@@ -819,8 +1019,46 @@ impl<V: Variant> Firmware<V> {
         None
     }
 
+    /// The first NTC fault (rails, range, rate): contact NTCs first, then the board.
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
+    fn find_sensor_fault(&self, temps: &Temps) -> Option<Fault> {
+        for slot in 0..usize::from(self.cal.contact_ntcs) {
+            if let Some(kind) = self.sensor_fault(temps.readings[slot], CONTACT_RANGE_C, slot) {
+                return Some(Fault {
+                    kind,
+                    index: slot as u8,
+                });
+            }
+        }
+        self.sensor_fault(temps.readings[2], BOARD_RANGE_C, 2)
+            .map(|kind| Fault {
+                kind,
+                index: BOARD_NTC,
+            })
+    }
+
+    /// [`Self::find_string_fault`] with the hardware enable off: every string's expected
+    /// current is zero, so [`faults::check_string`] can only find a driver stuck on, and the
+    /// pair test (which needs [`faults::MIN_CHECKED_MA`] expected) never runs.
+    fn find_stuck_on_string(&self, adc: &AdcFrame) -> Option<Fault> {
+        for c in 0..MAX_CHANNELS {
+            for s in self.cal.strings_of(c) {
+                if u32::from(adc.string_current[s]) >= STUCK_ON_CODE {
+                    return Some(Fault {
+                        kind: FaultKind::DriverStuckOn,
+                        index: s as u8,
+                    });
+                }
+            }
+        }
+        None
+    }
+
     /// The rail, range or rate fault of one NTC (slot 0–1 contact, 2 board), if any; an open
     /// sensor that the variant tolerates is not judged further.
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
     fn sensor_fault(
         &self,
         reading: NtcReading,
@@ -837,32 +1075,25 @@ impl<V: Variant> Firmware<V> {
         }
     }
 
-    fn find_string_fault(&self, sense: &StringSense) -> Option<Fault> {
-        let c_prev = self.command;
-        let rail_mv = f32::from(self.cal.led_rail_mv);
+    fn find_string_fault(&mut self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
+        if self.string_screen.command != self.command {
+            self.string_screen = StringScreen::new(self.command, self.cal);
+        }
+        let screen = &self.string_screen;
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
-            let expected_ma = if c_prev.hw_enable {
-                f32::from(c_prev.current_ma[c]) * f32::from(c_prev.duty_permille[c]) / 1000.0
-            } else {
-                0.0
-            };
+            let expected_ma = screen.expected_ma[c];
             let mut volts: [Option<f32>; 2] = [None; 2];
             for (k, s) in self.cal.strings_of(c).enumerate() {
-                let sample = StringSample {
-                    expected_ma,
-                    measured_ma: sense.ma[s],
-                    voltage_mv: sense.mv[s],
-                };
-                if let Some(kind) = faults::check_string(&sample, ch, rail_mv) {
+                let (current, voltage) = (adc.string_current[s], adc.string_voltage[s]);
+                if let Some(kind) = screen.check(c, current, voltage) {
                     return Some(Fault {
                         kind,
                         index: s as u8,
                     });
                 }
-                let below_compliance = sample.voltage_mv < faults::OPEN_VOLTAGE_FRACTION * rail_mv;
-                if expected_ma >= faults::MIN_CHECKED_MA && below_compliance {
-                    volts[k] = Some(sample.voltage_mv);
+                if expected_ma >= faults::MIN_CHECKED_MA && screen.below_compliance(voltage) {
+                    volts[k] = Some(sense.mv[s]);
                 }
             }
             if let [Some(a), Some(b)] = volts {
@@ -991,6 +1222,8 @@ impl<V: Variant> Firmware<V> {
     }
 
     /// Latch a fault once the same condition has held for [`CONFIRM_MS`].
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
     fn confirm(&mut self, suspect: Option<Fault>, now: u64) {
         if self.fault.is_some() {
             return;
@@ -1018,6 +1251,8 @@ impl<V: Variant> Firmware<V> {
         self.phase = Phase::Fault;
     }
 
+    // Inline in both step paths (see `step_at_rest`).
+    #[inline(always)]
     fn transition(&mut self, input: &InputFrame, temps: &Temps, pressed: u8, suspect: bool) {
         let now = self.uptime_ms;
         let start = pressed & buttons::START != 0;
@@ -1334,7 +1569,13 @@ impl<V: Variant> Firmware<V> {
                 cmd.current_ma[c] = s.program.current_ma[c];
                 // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
                 // saturation for any factor.
-                let duty = round_to_u32(f32::from(s.program.duty_permille[c]) * factor);
+                // A factor of exactly 1 (no derating, the usual case) keeps the integer duty:
+                // `roundf(d · 1.0) = d` for any u16 `d`.
+                let duty = if factor == 1.0 {
+                    u32::from(s.program.duty_permille[c])
+                } else {
+                    round_to_u32(f32::from(s.program.duty_permille[c]) * factor)
+                };
                 cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
             }
         }
@@ -1393,13 +1634,111 @@ fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
 }
 
 /// Average string current, mA.
-fn string_ma(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA
-        / f32::from(hw::ADC_MAX)
+fn string_ma(adc: &AdcFrame, s: usize) -> f32 {
+    f32::from(adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX)
 }
 
 /// String voltage while driven, mV.
-fn string_mv(input: &InputFrame, s: usize) -> f32 {
-    f32::from(input.adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV
-        / f32::from(hw::ADC_MAX)
+fn string_mv(adc: &AdcFrame, s: usize) -> f32 {
+    f32::from(adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::CALIBRATION;
+    use crate::faults::StringSample;
+
+    /// The screen decides as [`faults::check_string`] on the converted codes, for every class,
+    /// commands from off to over nominal, and every code of one lane against codes on and
+    /// around the other lane's thresholds.
+    #[test]
+    fn string_screen_is_check_string() {
+        let mut compared = 0u32;
+        for cal in &CALIBRATION {
+            let rail_mv = f32::from(cal.led_rail_mv);
+            // Off; fixed currents (zero, below and around MIN_CHECKED_MA expected, 200 mA);
+            // each fitted channel's nominal current at several duties.
+            let mut commands = [Command::default(); 14];
+            let mut n = 1;
+            for (current_ma, duty) in [(0, 1000), (200, 0), (30, 500), (200, 99), (200, 100)] {
+                commands[n] = Command {
+                    duty_permille: [duty; MAX_CHANNELS],
+                    current_ma: [current_ma; MAX_CHANNELS],
+                    hw_enable: true,
+                };
+                n += 1;
+            }
+            for ch in cal.channels.iter().flatten() {
+                for duty in [1, 250, 731, 1000] {
+                    commands[n] = Command {
+                        duty_permille: [duty; MAX_CHANNELS],
+                        current_ma: [ch.nominal_ma; MAX_CHANNELS],
+                        hw_enable: true,
+                    };
+                    n += 1;
+                }
+            }
+            for &command in &commands[..n] {
+                let screen = StringScreen::new(command, cal);
+                for (c, ch) in cal.channels.iter().enumerate() {
+                    let Some(ch) = ch else { continue };
+                    if !command.hw_enable {
+                        assert_eq!(screen.over_code[c], STUCK_ON_CODE, "{:?}", cal.class);
+                    }
+                    // The rails and each threshold's code, the one below and the one above.
+                    let mut probes = [0u16; 19];
+                    probes[..4].copy_from_slice(&[0, 1, hw::ADC_MAX, u16::MAX]);
+                    let mut p = 4;
+                    for t in [
+                        screen.over_code[c],
+                        screen.open_code[c],
+                        screen.short_code[c],
+                        screen.open_voltage_code,
+                        screen.compliance_code,
+                    ] {
+                        for d in [-1i64, 0, 1] {
+                            probes[p] = (i64::from(t) + d).clamp(0, 65535) as u16;
+                            p += 1;
+                        }
+                    }
+                    let adc = |current: u16, voltage: u16| {
+                        let mut adc = AdcFrame::default();
+                        adc.string_current[0] = current;
+                        adc.string_voltage[0] = voltage;
+                        adc
+                    };
+                    let mut judge = |current: u16, voltage: u16| {
+                        let a = adc(current, voltage);
+                        let sample = StringSample {
+                            expected_ma: screen.expected_ma[c],
+                            measured_ma: string_ma(&a, 0),
+                            voltage_mv: string_mv(&a, 0),
+                        };
+                        assert_eq!(
+                            screen.check(c, current, voltage),
+                            faults::check_string(&sample, ch, rail_mv),
+                            "{:?} {command:?} channel {c} codes {current}/{voltage}",
+                            cal.class
+                        );
+                        assert_eq!(
+                            screen.below_compliance(voltage),
+                            sample.voltage_mv < faults::OPEN_VOLTAGE_FRACTION * rail_mv,
+                            "{:?} voltage code {voltage}",
+                            cal.class
+                        );
+                        compared += 1;
+                    };
+                    for code in 0..=hw::ADC_MAX + 64 {
+                        for &p in &probes {
+                            judge(code, p);
+                            judge(p, code);
+                        }
+                    }
+                }
+            }
+        }
+        // Every class has a fitted channel: the loops above did run.
+        assert!(compared > 1_000_000, "{compared}");
+    }
 }

@@ -383,7 +383,23 @@ impl NvmWriter {
 
     /// This step's write, if any: the second half of the record in flight, or the first half of
     /// a new record of `ledger` (its `seq` incremented) at uptime `uptime_s`.
+    #[inline]
     pub fn poll(
+        &mut self,
+        ledger: &mut Ledger,
+        class: DeviceClass,
+        uptime_s: u32,
+    ) -> Option<NvmWrite> {
+        // Nearly every step has nothing to write: decided inline, the write itself is not.
+        if !self.busy() {
+            return None;
+        }
+        self.write_next(ledger, class, uptime_s)
+    }
+
+    /// The write of [`Self::poll`] when [`Self::busy`].
+    #[inline(never)]
+    fn write_next(
         &mut self,
         ledger: &mut Ledger,
         class: DeviceClass,
@@ -423,13 +439,48 @@ impl NvmWriter {
 }
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF).
+///
+/// Eight bytes per step ("slicing-by-8", Kounavis and Berry 2005): the same remainder as the
+/// byte-at-a-time table loop (tested against it), at a quarter of the instructions; an idle
+/// device persists its uptime every half hour, and the record's CRC was a tenth of an idle wake.
 pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
+    let mut blocks = bytes.chunks_exact(8);
+    for block in &mut blocks {
+        let lo = crc ^ u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        let t = &CRC_TABLES;
+        crc = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][usize::from(block[4])]
+            ^ t[2][usize::from(block[5])]
+            ^ t[1][usize::from(block[6])]
+            ^ t[0][usize::from(block[7])];
+    }
+    for &b in blocks.remainder() {
         crc = CRC_TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
     }
     !crc
 }
+
+/// `CRC_TABLES[k][i]`: the remainder of byte `i` followed by `k` zero bytes (`CRC_TABLES[0]` is
+/// [`CRC_TABLE`]), for [`crc32`]'s eight bytes per step.
+static CRC_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    t[0] = CRC_TABLE;
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ CRC_TABLE[(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
+    }
+    t
+};
 
 const CRC_TABLE: [u32; 256] = {
     let mut t = [0u32; 256];
@@ -460,6 +511,31 @@ mod tests {
     fn crc32_check_value() {
         // The standard check value of CRC-32/ISO-HDLC.
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn crc32_is_the_bytewise_loop() {
+        let bytewise = |bytes: &[u8]| {
+            let mut crc = 0xFFFF_FFFFu32;
+            for &b in bytes {
+                crc = CRC_TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+            }
+            !crc
+        };
+        // Every length up to two records and a deterministic walk of byte values.
+        let mut data = [0u8; 2 * SLOT_SIZE];
+        let mut x = 0x9E37_79B9u32;
+        for b in data.iter_mut() {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *b = (x >> 24) as u8;
+        }
+        for len in 0..=data.len() {
+            for start in [0, 1, 3] {
+                let end = len.min(data.len() - start) + start;
+                let bytes = &data[start..end];
+                assert_eq!(crc32(bytes), bytewise(bytes), "{start}..{end}");
+            }
+        }
     }
 
     fn ledger_with(entries: &[(u32, u32)]) -> Ledger {
