@@ -580,7 +580,13 @@ impl JumpBasis {
             dt_s,
             boundary_c: boundary_c.to_vec(),
             source_w: source_w.to_vec(),
-            step: HeldInputStep::from_rows(n, Vec::new(), dense, forcing),
+            step: HeldInputStep::from_rows(
+                n,
+                Vec::new(),
+                dense,
+                forcing,
+                self.parts.iter().map(|p| p.nodes.as_slice()),
+            ),
         }
     }
 }
@@ -784,6 +790,9 @@ const LANES: usize = 4;
 pub struct HeldInputStep {
     nodes: usize,
     varying: Vec<usize>,
+    /// The rows of each block (the first `len` of `rows`): blocks never straddle two parts of
+    /// the network, whose rows have no column in common.
+    blocks: Vec<RowBlock>,
     /// The held inputs' contribution to each block.
     forcing: Vec<[f64; LANES]>,
     /// Entries of block `k` are `block_start[k]..block_start[k + 1]`.
@@ -795,6 +804,13 @@ pub struct HeldInputStep {
     /// Flow rows over the compact input `[x; varying sources]`, row-major.
     flow_rows: Vec<f64>,
     flow_forcing: Vec<f64>,
+}
+
+/// Up to [`LANES`] node rows stepped together.
+#[derive(Clone, Debug, PartialEq)]
+struct RowBlock {
+    rows: [u32; LANES],
+    len: usize,
 }
 
 /// Step inputs summed since the flows were last brought up to date (see [`HeldInputStep`]).
@@ -847,35 +863,57 @@ impl Discretization {
                 }
             }
         }
-        HeldInputStep::from_rows(n, varying.iter().map(|s| s.0).collect(), dense, forcing)
+        let all: Vec<usize> = (0..n).collect();
+        HeldInputStep::from_rows(
+            n,
+            varying.iter().map(|s| s.0).collect(),
+            dense,
+            forcing,
+            std::iter::once(all.as_slice()),
+        )
     }
 }
 
 impl HeldInputStep {
     /// The step from its rows over `[x; varying sources]`: `dense` is row-major, `n` node rows
     /// then the flow rows, each `n + varying.len()` wide; `forcing` is the held inputs'
-    /// contribution to each row.
-    fn from_rows(
+    /// contribution to each row. `groups` partitions the node rows (the parts of the network,
+    /// or all rows as one): each group's rows are blocked four by four in order.
+    fn from_rows<'g>(
         n: usize,
         varying: Vec<usize>,
         mut dense: Vec<f64>,
         mut forcing: Vec<f64>,
+        groups: impl Iterator<Item = &'g [usize]>,
     ) -> Self {
         let width = n + varying.len();
-        let at = |row: usize, col: usize| {
-            if row < n {
-                dense[row * width + col]
+        let mut blocks = Vec::new();
+        for group in groups {
+            for rows in group.chunks(LANES) {
+                let mut block = RowBlock {
+                    rows: [0; LANES],
+                    len: rows.len(),
+                };
+                for (slot, &r) in block.rows.iter_mut().zip(rows) {
+                    *slot = u32::try_from(r).expect("networks are small");
+                }
+                blocks.push(block);
+            }
+        }
+        debug_assert_eq!(blocks.iter().map(|b| b.len).sum::<usize>(), n);
+        let at = |block: &RowBlock, lane: usize, col: usize| {
+            if lane < block.len {
+                dense[block.rows[lane] as usize * width + col]
             } else {
                 0.0
             }
         };
-        let blocks = n.div_ceil(LANES);
         let mut block_start = vec![0u32];
         let mut cols = Vec::new();
         let mut vals = Vec::new();
-        for k in 0..blocks {
+        for block in &blocks {
             for col in 0..width {
-                let w: [f64; LANES] = core::array::from_fn(|l| at(k * LANES + l, col));
+                let w: [f64; LANES] = core::array::from_fn(|l| at(block, l, col));
                 if w.iter().any(|&x| x != 0.0) {
                     cols.push(u32::try_from(col).expect("networks are small"));
                     vals.push(w);
@@ -883,11 +921,12 @@ impl HeldInputStep {
             }
             block_start.push(u32::try_from(cols.len()).expect("networks are small"));
         }
-        let block_forcing = (0..blocks)
-            .map(|k| {
+        let block_forcing = blocks
+            .iter()
+            .map(|block| {
                 core::array::from_fn(|l| {
-                    if k * LANES + l < n {
-                        forcing[k * LANES + l]
+                    if l < block.len {
+                        forcing[block.rows[l] as usize]
                     } else {
                         0.0
                     }
@@ -897,6 +936,7 @@ impl HeldInputStep {
         HeldInputStep {
             nodes: n,
             varying,
+            blocks,
             forcing: block_forcing,
             block_start,
             cols,
@@ -961,7 +1001,7 @@ impl HeldInputStep {
         let v = &mut input[..width];
         v[..n].copy_from_slice(temps_c);
         v[n..].copy_from_slice(varying_w);
-        for (k, (rows, f)) in temps_c.chunks_mut(LANES).zip(&self.forcing).enumerate() {
+        for (k, (block, f)) in self.blocks.iter().zip(&self.forcing).enumerate() {
             let (a, b) = (
                 self.block_start[k] as usize,
                 self.block_start[k + 1] as usize,
@@ -999,7 +1039,9 @@ impl HeldInputStep {
                 ];
             }
             let y = [y[0] + z[0], y[1] + z[1], y[2] + z[2], y[3] + z[3]];
-            rows.copy_from_slice(&y[..rows.len()]);
+            for (&r, y) in block.rows[..block.len].iter().zip(y) {
+                temps_c[r as usize] = y;
+            }
         }
     }
 
