@@ -181,16 +181,40 @@ const FIXED_INTEGER_LIMIT: f64 = 8_589_934_592.0;
 ///
 /// Exact without `fmt`: `x` = m·2^-s (m < 2^53), so x·10^d = (m·10^d)·2^-s with m·10^d < 2^83
 /// in a `u128`, and the shifted-out bits decide the rounding. The integer and fraction parts
-/// then go through `itoa` and a fixed-width digit loop.
+/// are then written two digits at a time.
 pub fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: usize) {
-    assert!(decimals <= FIXED_MAX_DECIMALS, "{decimals} decimal places");
-    if !x.is_finite() {
-        out.extend_from_slice(x.to_string().as_bytes());
-        return;
+    out.extend_from_slice(fixed_text(x, decimals).text());
+}
+
+/// 10^d for each number of decimal places [`push_fixed`] takes.
+const POWERS_OF_TEN: [u64; FIXED_MAX_DECIMALS + 1] = {
+    let mut p = [1; FIXED_MAX_DECIMALS + 1];
+    let mut d = 1;
+    while d <= FIXED_MAX_DECIMALS {
+        p[d] = p[d - 1] * 10;
+        d += 1;
     }
-    if x.abs() >= FIXED_INTEGER_LIMIT {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(x).as_bytes());
-        return;
+    p
+};
+
+/// [`push_fixed`]'s text, in a [`Text`] a CSV row copies at its fixed width.
+fn fixed_text(x: f64, decimals: usize) -> Text<PLANT_FIELD_BYTES> {
+    assert!(decimals <= FIXED_MAX_DECIMALS, "{decimals} decimal places");
+    let mut text = Text::new();
+    if !x.is_finite() || x.abs() >= FIXED_INTEGER_LIMIT {
+        let mut shortest = ryu::Buffer::new();
+        let other = if x.is_finite() {
+            shortest.format_finite(x)
+        } else if x.is_nan() {
+            "NaN"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        text.bytes[..other.len()].copy_from_slice(other.as_bytes());
+        text.len = other.len();
+        return text;
     }
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as u32;
@@ -202,7 +226,7 @@ pub fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: usize) {
         (fraction | 1 << 52, 1075 - biased)
     };
     // |x| < 2^33 puts the binary point at least 19 bits into the mantissa: shift >= 19.
-    let scale = 10u64.pow(decimals as u32);
+    let scale = POWERS_OF_TEN[decimals];
     let exact = u128::from(mantissa) * u128::from(scale);
     let scaled = if shift > 83 {
         // exact < 2^83 <= half of 2^shift: below half a unit, and not a tie.
@@ -214,23 +238,18 @@ pub fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: usize) {
         kept + u64::from(rest > half || (rest == half && kept & 1 == 1))
     };
     if scaled != 0 && bits >> 63 == 1 {
-        out.push(b'-');
+        text.byte(b'-');
     }
-    out.extend_from_slice(itoa::Buffer::new().format(scaled / scale).as_bytes());
+    text.uint_digits(scaled / scale);
     let (mut places, mut frac) = (decimals, scaled % scale);
     while places > 0 && frac % 10 == 0 {
         frac /= 10;
         places -= 1;
     }
     if places > 0 {
-        let mut digits = [b'0'; FIXED_MAX_DECIMALS + 1];
-        digits[0] = b'.';
-        for d in digits[1..=places].iter_mut().rev() {
-            *d = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        out.extend_from_slice(&digits[..=places]);
+        text.byte(b'.').digits(frac, places);
     }
+    text
 }
 
 /// Longest text [`push_fixed`] writes: `ryu`'s 24 (`-1.2345678901234567e-300`) beats the
@@ -247,8 +266,15 @@ const INT_FIELD_BYTES: usize = 21;
 const PLANT_FIELD_BYTES: usize = 32;
 const _: () = assert!(FIXED_MAX_CHARS < PLANT_FIELD_BYTES);
 
-/// Room for the output columns to the end of the line: 11 integers, the NVM write's two.
-const OUTPUT_BYTES: usize = 13 * INT_FIELD_BYTES;
+/// Decimal digits of a `u32` at most: [`Text::uint`] copies a field at this width.
+const U32_DIGITS: usize = 10;
+
+/// Room for the output columns to the end of the line, each at its type's widest with its
+/// separator: four `u16` (duty and current per channel), the enable, three `u8` (indicator,
+/// state, detail), the `u32` dose estimate, the `u16` fault, the `u32` wake time, the NVM
+/// write's `u16` offset and `u8` length; and the last field's copy width past its end. Kept
+/// tight: a row copies all of it.
+const OUTPUT_BYTES: usize = 4 * 6 + 2 + 3 * 4 + 11 + 6 + 11 + 6 + 4 + U32_DIGITS;
 
 /// Room for a whole row, every field at its longest and each plant field at its copy width:
 /// `t_ms`, `powered`, the plant, the input lanes, the outputs.
@@ -289,35 +315,67 @@ impl<const N: usize> Text<N> {
         &self.bytes[..self.len]
     }
 
-    /// `x` in decimal and a comma.
-    fn uint(&mut self, x: impl Into<u64>) -> &mut Self {
-        let mut x: u64 = x.into();
-        let digits = x.checked_ilog10().map_or(1, |l| l as usize + 1);
-        let end = self.len + digits;
-        let field = &mut self.bytes[self.len..=end];
-        field[digits] = b',';
-        let mut at = digits;
-        while x >= 100 {
+    fn byte(&mut self, b: u8) -> &mut Self {
+        self.bytes[self.len] = b;
+        self.len += 1;
+        self
+    }
+
+    /// The last `width` decimal digits of `x`, leading zeros included.
+    fn digits(&mut self, mut x: u64, width: usize) -> &mut Self {
+        let field = &mut self.bytes[self.len..self.len + width];
+        let mut at = width;
+        while at >= 2 {
             let pair = (x % 100) as usize * 2;
             x /= 100;
             at -= 2;
             field[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
         }
+        if at == 1 {
+            field[0] = b'0' + (x % 10) as u8;
+        }
+        self.len += width;
+        self
+    }
+
+    /// `x` in decimal: written right-aligned into a scratch array two digits at a time, then
+    /// copied at the fixed width [`U32_DIGITS`] (no digit count first, no `memcpy` call).
+    #[inline]
+    fn uint_digits(&mut self, x: u64) -> &mut Self {
+        let Ok(mut x) = u32::try_from(x) else {
+            // Past 2^32 (a `t_ms` after 49 days): rare, so counted first.
+            return self.digits(x, x.ilog10() as usize + 1);
+        };
+        let mut scratch = [b'0'; 2 * U32_DIGITS];
+        let mut at = U32_DIGITS;
+        while x >= 100 {
+            let pair = (x % 100) as usize * 2;
+            x /= 100;
+            at -= 2;
+            scratch[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
         if x >= 10 {
             let pair = x as usize * 2;
-            field[..2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+            at -= 2;
+            scratch[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
         } else {
-            field[0] = b'0' + x as u8;
+            at -= 1;
+            scratch[at] = b'0' + x as u8;
         }
-        self.len = end + 1;
+        self.bytes[self.len..self.len + U32_DIGITS].copy_from_slice(&scratch[at..at + U32_DIGITS]);
+        self.len += U32_DIGITS - at;
         self
+    }
+
+    /// `x` in decimal and a comma.
+    #[inline]
+    fn uint(&mut self, x: impl Into<u64>) -> &mut Self {
+        self.uint_digits(x.into()).byte(b',')
     }
 
     /// A comma: an empty field.
     fn empty(&mut self) -> &mut Self {
-        self.bytes[self.len] = b',';
-        self.len += 1;
-        self
+        self.byte(b',')
     }
 
     /// `other`'s text, copied at its full width `M`.
@@ -341,8 +399,6 @@ struct CsvState {
     plant: [(Option<u64>, Text<PLANT_FIELD_BYTES>); PLANT_COLUMNS],
     /// The output frame last formatted, and its columns' text to the end of the line.
     output: Option<(OutputFrame, Box<Text<OUTPUT_BYTES>>)>,
-    /// Where a plant value is formatted before it is cached.
-    scratch: Vec<u8>,
 }
 
 impl CsvState {
@@ -351,7 +407,6 @@ impl CsvState {
             row: Box::new(Text::new()),
             plant: [(None, Text::new()); PLANT_COLUMNS],
             output: None,
-            scratch: Vec::with_capacity(FIXED_MAX_CHARS),
         }
     }
 }
@@ -378,12 +433,7 @@ fn output_columns(o: &OutputFrame, text: &mut Text<OUTPUT_BYTES>) {
 }
 
 fn csv_row(w: &mut impl Write, st: &mut CsvState, s: &Sample) -> io::Result<()> {
-    let CsvState {
-        row,
-        plant,
-        output,
-        scratch,
-    } = st;
+    let CsvState { row, plant, output } = st;
     row.len = 0;
     row.uint(s.t_ms).uint(s.powered);
     for ((x, (bits, text)), decimals) in s
@@ -394,11 +444,8 @@ fn csv_row(w: &mut impl Write, st: &mut CsvState, s: &Sample) -> io::Result<()> 
     {
         if *bits != Some(x.to_bits()) {
             *bits = Some(x.to_bits());
-            scratch.clear();
-            push_fixed(scratch, x, decimals);
-            scratch.push(b',');
-            text.bytes[..scratch.len()].copy_from_slice(scratch);
-            text.len = scratch.len();
+            *text = fixed_text(x, decimals);
+            text.byte(b',');
         }
         row.append(text);
     }
