@@ -9,7 +9,9 @@
 //!
 //! The signals are those at the firmware boundary (the ADC codes, digital inputs and drive
 //! outputs the firmware sees and sets), plus the plant truth the properties judge (temperatures,
-//! irradiance, fluence, CEM43) as real-valued signals.
+//! irradiance, fluence, CEM43) as real-valued signals: in the VCD as full `f64`s, in the CSV at
+//! the fixed resolutions of [`PLANT_DECIMALS`] (the bytes of a week's trace cost as much as
+//! formatting them, and shortest round-trip floats spend half a row on roundoff digits).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
