@@ -342,7 +342,9 @@ impl<const N: usize> Text<N> {
 
     /// `x` in decimal: written right-aligned into a scratch array two digits at a time, then
     /// copied at the fixed width [`U32_DIGITS`] (no digit count first, no `memcpy` call).
-    #[inline]
+    /// Inlined into each of a row's ~35 call sites: the call itself was ~11 % of the writer's
+    /// instructions (callgrind).
+    #[inline(always)]
     fn uint_digits(&mut self, x: u64) -> &mut Self {
         let Ok(mut x) = u32::try_from(x) else {
             // Past 2^32 (a `t_ms` after 49 days): rare, so counted first.
