@@ -9,17 +9,24 @@
 //!
 //! The signals are those at the firmware boundary (the ADC codes, digital inputs and drive
 //! outputs the firmware sees and sets), plus the plant truth the properties judge (temperatures,
-//! irradiance, fluence, CEM43) as real-valued signals.
+//! irradiance, fluence, CEM43) as real-valued signals: in the VCD as full `f64`s, in the CSV at
+//! the fixed resolutions of [`PLANT_DECIMALS`] (the bytes of a week's trace cost as much as
+//! formatting them, and shortest round-trip floats spend half a row on roundoff digits).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use firmware::boundary::OutputFrame;
 use vcd::{IdCode, TimescaleUnit, Value, VarType};
 
 use crate::charts::slug;
 use crate::events::{Event, Reporter, Sample};
 use crate::report::temp_path;
+
+/// Bytes buffered before each write to an export file. A week's CSV trace is ~150 MB: at
+/// `BufWriter`'s default 8 KiB that was ~20 k `write` calls, at 256 KiB it is ~600.
+const EXPORT_BUFFER_BYTES: usize = 256 * 1024;
 
 /// One export file being written under its temporary name.
 struct Stream {
@@ -34,7 +41,7 @@ impl Stream {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = temp_path(&path);
-        let out = BufWriter::new(File::create(&tmp)?);
+        let out = BufWriter::with_capacity(EXPORT_BUFFER_BYTES, File::create(&tmp)?);
         Ok(Stream { path, tmp, out })
     }
 
@@ -139,92 +146,327 @@ out_duty0_permille,out_duty1_permille,out_current0_ma,out_current1_ma,out_hw_ena
 out_state,out_detail,out_dose_estimate_mj_cm2,out_fault_code,out_next_wake_ms,\
 out_nvm_write_offset,out_nvm_write_len";
 
-/// One CSV row written field by field: integers through `itoa`, floats through `ryu` (shortest
-/// round-trip form), no `fmt` machinery per field. A week's trace is ~1.5 M rows, and formatting
-/// them with `write!` cost four times the simulation itself.
-/// A CSV row being assembled in memory (one write per row to the file).
-struct Row<'b> {
-    buf: &'b mut Vec<u8>,
-    ints: itoa::Buffer,
+/// Decimal places written for each plant column, in [`Sample::plant_values`] order.
+///
+/// Fixed resolutions far finer than anything the trace is read for, which drop the roundoff
+/// digits a shortest round-trip float carries (`21.000000000000195`): those were more than half
+/// of a row's bytes, and the bytes written cost as much as the formatting.
+/// - Temperatures (`skin_hot_c`, `skin_mean_c`, `junction*_c`, `board_c`): 6 places, 1 µK. The
+///   skin limits are whole kelvins (domain.md §5.5 \[D\]: a 41 °C ceiling), and CEM43's rate
+///   grows ×2 per kelvin above 43 °C and ×4 below (§5.5 \[V2\] Sapareto & Dewey 1984), so 1 µK
+///   moves it by at most 1.4 ppm.
+/// - Irradiance (`irradiance*_mw_cm2`): 6 places, 1 nW/cm², under a millionth of the ~8 mW/cm²
+///   the runner week's wrap delivers.
+/// - Fluence (`fluence_j_cm2`): 6 places, 1 µJ/cm²: one 10 ms tick at 8 mW/cm² adds 80 of them;
+///   the firmware's own estimate is in whole mJ/cm² (`out_dose_estimate_mj_cm2`).
+/// - Thermal dose (`cem43_min`): 9 places, 1e-9 CEM43 min, a billionth of the 1 CEM43
+///   per-session stop (domain.md §5.5 \[D\], below the \[V\] van Rhoon 2013 threshold of 2). At
+///   37 °C a 10 ms tick adds ~4e-8 (0.25^6 min/min), so the column still moves tick by tick
+///   where the dose starts to count.
+pub const PLANT_DECIMALS: [usize; PLANT_COLUMNS] = [6, 6, 6, 6, 6, 6, 6, 6, 9];
+
+/// Most decimal places [`push_fixed`] writes: 10^9 times its 2^33 integer-path limit stays
+/// below 2^63, so the scaled value fits a `u64`.
+pub const FIXED_MAX_DECIMALS: usize = 9;
+
+/// Magnitudes below 2^33 (~8.6e9) take the integer path of [`push_fixed`] (see
+/// [`FIXED_MAX_DECIMALS`]); nothing physical in a trace comes near it.
+const FIXED_INTEGER_LIMIT: f64 = 8_589_934_592.0;
+
+/// Appends `x` rounded to `decimals` places (at most [`FIXED_MAX_DECIMALS`]), trailing zeros of
+/// the fraction and a bare point dropped: the text of `format!("{x:.decimals$}")` so trimmed
+/// (the exact decimal value of the binary `x`, ties to even), except that a value rounding to
+/// zero is `0`, never `-0`. Beyond ±2^33 (no physical trace value; a model fault worth seeing
+/// whole) it is `ryu`'s shortest round-trip form (`1e300`), and not finite `NaN`, `inf`, `-inf`
+/// as `Display` writes them: every text parses as a float, and none is longer than
+/// [`FIXED_MAX_CHARS`].
+///
+/// Exact without `fmt`: `x` = m·2^-s (m < 2^53), so x·10^d = (m·10^d)·2^-s with m·10^d < 2^83
+/// in a `u128`, and the shifted-out bits decide the rounding. The integer and fraction parts
+/// are then written two digits at a time.
+pub fn push_fixed(out: &mut Vec<u8>, x: f64, decimals: usize) {
+    out.extend_from_slice(fixed_text(x, decimals).text());
 }
 
-impl Row<'_> {
-    fn int(&mut self, x: impl itoa::Integer) -> &mut Self {
-        self.buf.extend_from_slice(self.ints.format(x).as_bytes());
-        self.buf.push(b',');
-        self
+/// 10^d for each number of decimal places [`push_fixed`] takes.
+const POWERS_OF_TEN: [u64; FIXED_MAX_DECIMALS + 1] = {
+    let mut p = [1; FIXED_MAX_DECIMALS + 1];
+    let mut d = 1;
+    while d <= FIXED_MAX_DECIMALS {
+        p[d] = p[d - 1] * 10;
+        d += 1;
     }
+    p
+};
+
+/// [`push_fixed`]'s text, in a [`Text`] a CSV row copies at its fixed width.
+fn fixed_text(x: f64, decimals: usize) -> Text<PLANT_FIELD_BYTES> {
+    assert!(decimals <= FIXED_MAX_DECIMALS, "{decimals} decimal places");
+    let mut text = Text::new();
+    if !x.is_finite() || x.abs() >= FIXED_INTEGER_LIMIT {
+        let mut shortest = ryu::Buffer::new();
+        let other = if x.is_finite() {
+            shortest.format_finite(x)
+        } else if x.is_nan() {
+            "NaN"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        };
+        text.bytes[..other.len()].copy_from_slice(other.as_bytes());
+        text.len = other.len();
+        return text;
+    }
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as u32;
+    let fraction = bits & ((1 << 52) - 1);
+    // Subnormals have no implicit bit and the exponent of the smallest normal.
+    let (mantissa, shift) = if biased == 0 {
+        (fraction, 1074)
+    } else {
+        (fraction | 1 << 52, 1075 - biased)
+    };
+    // |x| < 2^33 puts the binary point at least 19 bits into the mantissa: shift >= 19.
+    let scale = POWERS_OF_TEN[decimals];
+    let exact = u128::from(mantissa) * u128::from(scale);
+    let scaled = if shift > 83 {
+        // exact < 2^83 <= half of 2^shift: below half a unit, and not a tie.
+        0
+    } else {
+        let kept = (exact >> shift) as u64;
+        let rest = exact & ((1u128 << shift) - 1);
+        let half = 1u128 << (shift - 1);
+        kept + u64::from(rest > half || (rest == half && kept & 1 == 1))
+    };
+    if scaled != 0 && bits >> 63 == 1 {
+        text.byte(b'-');
+    }
+    text.uint_digits(scaled / scale);
+    let (mut places, mut frac) = (decimals, scaled % scale);
+    while places > 0 && frac % 10 == 0 {
+        frac /= 10;
+        places -= 1;
+    }
+    if places > 0 {
+        text.byte(b'.').digits(frac, places);
+    }
+    text
 }
 
-/// The plant columns of the last row, as formatted: between thermal updates most of them repeat
-/// from row to row (temperatures move once per thermal period, irradiance with the drive), and
-/// formatting a float is most of a row's cost.
-struct CsvState {
-    row: Vec<u8>,
-    last: [(Option<u64>, String); PLANT_COLUMNS],
-}
+/// Longest text [`push_fixed`] writes: `ryu`'s 24 (`-1.2345678901234567e-300`) beats the
+/// integer path's sign, 10 digits, point and 9 decimals (21).
+pub const FIXED_MAX_CHARS: usize = 24;
 
 /// Plant-truth columns of a row ([`Sample::plant_values`]).
 const PLANT_COLUMNS: usize = 9;
 
+/// Longest integer field with its separator: a `u64`'s 20 digits and a comma.
+const INT_FIELD_BYTES: usize = 21;
+
+/// Room for one plant field and its comma, as copied whole into a row.
+const PLANT_FIELD_BYTES: usize = 32;
+const _: () = assert!(FIXED_MAX_CHARS < PLANT_FIELD_BYTES);
+
+/// Decimal digits of a `u32` at most: [`Text::uint`] copies a field at this width.
+const U32_DIGITS: usize = 10;
+
+/// Room for the output columns to the end of the line, each at its type's widest with its
+/// separator: four `u16` (duty and current per channel), the enable, three `u8` (indicator,
+/// state, detail), the `u32` dose estimate, the `u16` fault, the `u32` wake time, the NVM
+/// write's `u16` offset and `u8` length; and the last field's copy width past its end. Kept
+/// tight: a row copies all of it.
+const OUTPUT_BYTES: usize = 4 * 6 + 2 + 3 * 4 + 11 + 6 + 11 + 6 + 4 + U32_DIGITS;
+
+/// Room for a whole row, every field at its longest and each plant field at its copy width:
+/// `t_ms`, `powered`, the plant, the input lanes, the outputs.
+const ROW_BYTES: usize = 2 * INT_FIELD_BYTES
+    + PLANT_COLUMNS * PLANT_FIELD_BYTES
+    + crate::record::INPUT_LANES.len() * INT_FIELD_BYTES
+    + OUTPUT_BYTES;
+
+/// Two ASCII digits for each of 0..100, for writing integers two digits at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// CSV text being assembled in a fixed array, field by field, with no `fmt` machinery and no
+/// call to `memcpy` per field: integers are written digit pairs in place, and a cached field is
+/// copied at its full fixed width (a few vector moves), the bytes past its end overwritten by
+/// the next field. A week's trace is ~0.7 M rows of ~45 fields; per-field copies of a few
+/// bytes through `memcpy` were a third of the writer's time. The capacity `N` holds every
+/// field at its longest, so the slicing never fails.
+#[derive(Clone, Copy)]
+struct Text<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Text<N> {
+    fn new() -> Self {
+        Text {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    fn text(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn byte(&mut self, b: u8) -> &mut Self {
+        self.bytes[self.len] = b;
+        self.len += 1;
+        self
+    }
+
+    /// The last `width` decimal digits of `x`, leading zeros included.
+    fn digits(&mut self, mut x: u64, width: usize) -> &mut Self {
+        let field = &mut self.bytes[self.len..self.len + width];
+        let mut at = width;
+        while at >= 2 {
+            let pair = (x % 100) as usize * 2;
+            x /= 100;
+            at -= 2;
+            field[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if at == 1 {
+            field[0] = b'0' + (x % 10) as u8;
+        }
+        self.len += width;
+        self
+    }
+
+    /// `x` in decimal: written right-aligned into a scratch array two digits at a time, then
+    /// copied at the fixed width [`U32_DIGITS`] (no digit count first, no `memcpy` call).
+    /// Inlined into each of a row's ~35 call sites: the call itself was ~11 % of the writer's
+    /// instructions (callgrind).
+    #[inline(always)]
+    fn uint_digits(&mut self, x: u64) -> &mut Self {
+        let Ok(mut x) = u32::try_from(x) else {
+            // Past 2^32 (a `t_ms` after 49 days): rare, so counted first.
+            return self.digits(x, x.ilog10() as usize + 1);
+        };
+        let mut scratch = [b'0'; 2 * U32_DIGITS];
+        let mut at = U32_DIGITS;
+        while x >= 100 {
+            let pair = (x % 100) as usize * 2;
+            x /= 100;
+            at -= 2;
+            scratch[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if x >= 10 {
+            let pair = x as usize * 2;
+            at -= 2;
+            scratch[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            at -= 1;
+            scratch[at] = b'0' + x as u8;
+        }
+        self.bytes[self.len..self.len + U32_DIGITS].copy_from_slice(&scratch[at..at + U32_DIGITS]);
+        self.len += U32_DIGITS - at;
+        self
+    }
+
+    /// `x` in decimal and a comma.
+    #[inline]
+    fn uint(&mut self, x: impl Into<u64>) -> &mut Self {
+        self.uint_digits(x.into()).byte(b',')
+    }
+
+    /// A comma: an empty field.
+    fn empty(&mut self) -> &mut Self {
+        self.byte(b',')
+    }
+
+    /// `other`'s text, copied at its full width `M`.
+    fn append<const M: usize>(&mut self, other: &Text<M>) {
+        self.bytes[self.len..self.len + M].copy_from_slice(&other.bytes);
+        self.len += other.len;
+    }
+
+    /// The last separator becomes the end of the line.
+    fn end_line(&mut self) {
+        self.bytes[self.len - 1] = b'\n';
+    }
+}
+
+/// What of the last row can be re-used as formatted: between thermal updates most plant
+/// columns repeat from row to row (temperatures move once per thermal period, irradiance with
+/// the drive), and the output columns change with the firmware's state and dose estimate only.
+struct CsvState {
+    row: Box<Text<ROW_BYTES>>,
+    /// Bits of each plant value last formatted, and its text with the comma.
+    plant: [(Option<u64>, Text<PLANT_FIELD_BYTES>); PLANT_COLUMNS],
+    /// The output frame last formatted, and its columns' text to the end of the line.
+    output: Option<(OutputFrame, Box<Text<OUTPUT_BYTES>>)>,
+}
+
 impl CsvState {
     fn new() -> CsvState {
         CsvState {
-            row: Vec::with_capacity(256),
-            last: core::array::from_fn(|_| (None, String::new())),
+            row: Box::new(Text::new()),
+            plant: [(None, Text::new()); PLANT_COLUMNS],
+            output: None,
         }
     }
 }
 
-fn csv_row(w: &mut impl Write, st: &mut CsvState, s: &Sample) -> io::Result<()> {
-    let i = &s.input;
-    let o = &s.output;
-    let b = u8::from;
-    let CsvState { row, last } = st;
-    row.clear();
-    let mut r = Row {
-        buf: row,
-        ints: itoa::Buffer::new(),
+/// The output columns of a row, to its end of line.
+fn output_columns(o: &OutputFrame, text: &mut Text<OUTPUT_BYTES>) {
+    text.len = 0;
+    text.uint(o.duty_permille[0])
+        .uint(o.duty_permille[1])
+        .uint(o.current_ma[0])
+        .uint(o.current_ma[1])
+        .uint(o.hw_enable)
+        .uint(o.indicator as u8)
+        .uint(o.state)
+        .uint(o.detail)
+        .uint(o.dose_estimate_mj_cm2)
+        .uint(o.fault_code)
+        .uint(o.next_wake_ms);
+    match &o.nvm_write {
+        Some(nv) => text.uint(nv.offset).uint(nv.len),
+        None => text.empty().empty(),
     };
-    r.int(s.t_ms).int(b(s.powered));
-    let mut floats = ryu::Buffer::new();
-    for (x, (bits, text)) in s.plant_values().into_iter().zip(last.iter_mut()) {
+    text.end_line();
+}
+
+fn csv_row(w: &mut impl Write, st: &mut CsvState, s: &Sample) -> io::Result<()> {
+    let CsvState { row, plant, output } = st;
+    row.len = 0;
+    row.uint(s.t_ms).uint(s.powered);
+    for ((x, (bits, text)), decimals) in s
+        .plant_values()
+        .into_iter()
+        .zip(plant.iter_mut())
+        .zip(PLANT_DECIMALS)
+    {
         if *bits != Some(x.to_bits()) {
             *bits = Some(x.to_bits());
-            text.clear();
-            if x.is_finite() {
-                text.push_str(floats.format_finite(x));
-            } else {
-                text.push_str(&x.to_string());
-            }
+            *text = fixed_text(x, decimals);
+            text.byte(b',');
         }
-        r.buf.extend_from_slice(text.as_bytes());
-        r.buf.push(b',');
+        row.append(text);
     }
     // The input columns are the recorded frames' input lanes, in the same order.
-    for v in crate::record::input_lanes(i) {
-        r.int(v);
+    for v in crate::record::input_lanes(&s.input) {
+        row.uint(v);
     }
-    r.int(o.duty_permille[0])
-        .int(o.duty_permille[1])
-        .int(o.current_ma[0])
-        .int(o.current_ma[1])
-        .int(b(o.hw_enable))
-        .int(o.indicator as u8)
-        .int(o.state)
-        .int(o.detail)
-        .int(o.dose_estimate_mj_cm2)
-        .int(o.fault_code)
-        .int(o.next_wake_ms);
-    match &o.nvm_write {
-        Some(nv) => {
-            r.int(nv.offset);
-            r.buf.extend_from_slice(r.ints.format(nv.len).as_bytes());
-            r.buf.push(b'\n');
+    match output {
+        Some((o, text)) if *o == s.output => row.append(&**text),
+        _ => {
+            let (o, text) = output.get_or_insert_with(|| (s.output, Box::new(Text::new())));
+            *o = s.output;
+            output_columns(o, text);
+            row.append(&**text);
         }
-        None => r.buf.extend_from_slice(b",\n"),
     }
-    w.write_all(row)
+    w.write_all(row.text())
 }
 
 /// Streams every sample to `DIR/STEM-DEVICE.csv`, one row per bench instant.
@@ -519,7 +761,10 @@ mod tests {
         let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
         assert_eq!(row[col("t_ms")], "20");
         assert_eq!(row[col("out_duty0_permille")], "500");
-        assert_eq!(row[col("skin_hot_c")].parse::<f64>(), Ok(35.0));
+        assert_eq!(row[col("skin_hot_c")], "35");
+        assert_eq!(row[col("skin_mean_c")], "34.5");
+        assert_eq!(row[col("irradiance0_mw_cm2")], "5");
+        assert_eq!(row[col("fluence_j_cm2")], "0.25");
         assert_eq!(row[col("out_hw_enable")], "1");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -532,25 +777,230 @@ mod tests {
             device: 0,
             id: "wrap".into(),
         });
-        let skins = [35.0, 35.0, 35.123_456_789_012_3, 35.0, 35.0, 36.5];
-        for (k, skin) in skins.iter().enumerate() {
+        // Each skin value with its hottest and mean text: 1 µK, the rounding of the mean's
+        // 7th decimal (…5639 up), roundoff digits dropped, a repeat after a change.
+        let skins = [
+            (35.0, "35", "34.5"),
+            (35.0, "35", "34.5"),
+            (35.123_456_789_012_3, "35.123457", "34.623457"),
+            (35.0, "35", "34.5"),
+            (35.0 + 3.0 * f64::EPSILON * 32.0, "35", "34.5"),
+            (-36.499_999_5, "-36.5", "-37"),
+        ];
+        for (k, (skin, ..)) in skins.iter().enumerate() {
             w.event(&Event::Sample(sample(10 * k as u64, 100 * k as u16, *skin)));
         }
         let files = w.finish().expect("written");
         let text = std::fs::read_to_string(&files[0]).expect("csv");
         let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), skins.len() + 1);
         let header: Vec<&str> = lines[0].split(',').collect();
         let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
-        for (line, skin) in lines[1..].iter().zip(skins) {
+        for (k, (line, (_, hot, mean))) in lines[1..].iter().zip(skins).enumerate() {
             let row: Vec<&str> = line.split(',').collect();
-            assert_eq!(row[col("skin_hot_c")].parse::<f64>(), Ok(skin), "{line}");
+            assert_eq!(row[col("skin_hot_c")], hot, "{line}");
+            assert_eq!(row[col("skin_mean_c")], mean, "{line}");
             assert_eq!(
-                row[col("skin_mean_c")].parse::<f64>(),
-                Ok(skin - 0.5),
+                row[col("out_duty0_permille")],
+                (100 * k).to_string(),
                 "{line}"
             );
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A row as `format!` would write it: the reference for the in-place writer and its caches.
+    fn reference_row(s: &Sample) -> String {
+        let mut fields = vec![s.t_ms.to_string(), u8::from(s.powered).to_string()];
+        for (x, d) in s.plant_values().into_iter().zip(PLANT_DECIMALS) {
+            fields.push(reference_fixed(x, d));
+        }
+        let lanes = crate::record::input_lanes(&s.input);
+        fields.extend(lanes.iter().map(u32::to_string));
+        let o = &s.output;
+        fields.extend(
+            [
+                o.duty_permille[0].into(),
+                o.duty_permille[1].into(),
+                o.current_ma[0].into(),
+                o.current_ma[1].into(),
+                u32::from(o.hw_enable),
+                o.indicator as u32,
+                o.state.into(),
+                o.detail.into(),
+                o.dose_estimate_mj_cm2,
+                o.fault_code.into(),
+                o.next_wake_ms,
+            ]
+            .map(|v: u32| v.to_string()),
+        );
+        match &o.nvm_write {
+            Some(nv) => fields.extend([nv.offset.to_string(), nv.len.to_string()]),
+            None => fields.extend([String::new(), String::new()]),
+        }
+        fields.join(",")
+    }
+
+    #[test]
+    fn csv_rows_read_as_formatted_field_by_field() {
+        let dir = scratch("csv-fields");
+        let mut w = CsvWriter::new(&dir, "trace");
+        w.event(&Event::DeviceStart {
+            device: 0,
+            id: "wrap".into(),
+        });
+        let mut samples = Vec::new();
+        // Every digit count of every integer column, widest values, an NVM write and none, and
+        // output frames that change, repeat and change back.
+        for k in 0..24u32 {
+            let mut s = sample(
+                u64::from(k) * 10,
+                (k * 47 % 1001) as u16,
+                30.0 + f64::from(k) / 7.0,
+            );
+            let wide = 10u64
+                .pow(k % 20)
+                .saturating_mul(9)
+                .saturating_add(u64::from(k));
+            s.t_ms = if k == 23 { u64::MAX } else { wide };
+            s.powered = k % 3 != 0;
+            let n32 = (wide % (u64::from(u32::MAX) + 1)) as u32;
+            s.input.now_ms = if k == 22 { u32::MAX } else { n32 };
+            s.input.adc.contact_ntc = [(k * 181 % 4096) as u16, 4095];
+            s.input.adc.supply = (k * 13) as u16;
+            s.input.distance_mm = if k == 21 { u16::MAX } else { k as u16 };
+            s.input.skin_contact = k % 2 == 0;
+            s.output.dose_estimate_mj_cm2 = if k == 20 { u32::MAX } else { n32 / 8 };
+            s.output.next_wake_ms = if k < 12 { 10 } else { 60_000 };
+            s.output.fault_code = if k == 19 { u16::MAX } else { 0 };
+            s.output.nvm_write = (k % 5 == 1).then_some(firmware::boundary::NvmWrite {
+                offset: 64 * k as u16,
+                len: 16,
+                data: [0; firmware::boundary::NVM_WRITE_MAX],
+            });
+            s.cem43 = f64::from(k) * 1.234_567_890_123e-8;
+            s.irradiance_mw_cm2 = [f64::from(k % 4) * 7.725_667_219_868_473, -0.0];
+            samples.push(s);
+        }
+        for s in &samples {
+            w.event(&Event::Sample(*s));
+        }
+        let files = w.finish().expect("written");
+        let text = std::fs::read_to_string(&files[0]).expect("csv");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), samples.len() + 1);
+        for (line, s) in lines[1..].iter().zip(&samples) {
+            assert_eq!(*line, reference_row(s));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `format!("{x:.decimals$}")`, the fraction's trailing zeros and a bare point dropped, `-0`
+    /// written `0`: what [`push_fixed`] promises below 2^33.
+    fn reference_fixed(x: f64, decimals: usize) -> String {
+        let full = format!("{x:.decimals$}");
+        let trimmed = if decimals > 0 {
+            full.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            &full
+        };
+        if trimmed == "-0" { "0" } else { trimmed }.to_string()
+    }
+
+    fn fixed(x: f64, decimals: usize) -> String {
+        let mut out = Vec::new();
+        push_fixed(&mut out, x, decimals);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    /// [`push_fixed`]'s contract for any `x`: the rounded `fmt` text below 2^33, else a text
+    /// that reads back as `x` (or NaN); never longer than [`FIXED_MAX_CHARS`].
+    fn check_fixed(x: f64, decimals: usize) -> Result<(), proptest::test_runner::TestCaseError> {
+        let text = fixed(x, decimals);
+        proptest::prop_assert!(text.len() <= FIXED_MAX_CHARS, "{text}");
+        if x.abs() < FIXED_INTEGER_LIMIT {
+            proptest::prop_assert_eq!(text, reference_fixed(x, decimals));
+        } else if x.is_nan() {
+            proptest::prop_assert_eq!(text, "NaN");
+        } else {
+            proptest::prop_assert_eq!(text.parse::<f64>(), Ok(x));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn fixed_point_text_at_the_edges() {
+        let cases: &[(f64, usize, &str)] = &[
+            (0.0, 6, "0"),
+            (-0.0, 6, "0"),
+            (-4e-7, 6, "0"),
+            // 5e-7 is a hair below its decimal, so 0; just above it rounds away.
+            (-5e-7, 6, "0"),
+            (-5.000_001e-7, 6, "-0.000001"),
+            (33.237_018_948_417_98, 6, "33.237019"),
+            (21.000_000_000_000_195, 6, "21"),
+            (1.129_208_624_592_103_8e-6, 9, "0.000001129"),
+            (1.129_208_624_592_103_8e-6, 6, "0.000001"),
+            // Exact binary ties (2^-7, 3·2^-7): to even, as `fmt` does.
+            (0.007_812_5, 6, "0.007812"),
+            (0.023_437_5, 6, "0.023438"),
+            (-0.007_812_5, 6, "-0.007812"),
+            (2.5, 0, "2"),
+            (3.5, 0, "4"),
+            (0.5, 0, "0"),
+            (-1.0, 6, "-1"),
+            (123_456.000_000_5, 6, "123456.000001"),
+            (f64::MIN_POSITIVE / 4.0, 9, "0"),
+            (8_589_934_591.999_999, 9, "8589934591.999999046"),
+            // From 2^33 on: shortest round-trip.
+            (8_589_934_592.0, 9, "8589934592.0"),
+            (1e12, 6, "1000000000000.0"),
+            (-1.234_567_890_123e15, 3, "-1234567890123000.0"),
+            (1e300, 6, "1e300"),
+            (-f64::MAX, 6, "-1.7976931348623157e308"),
+            (f64::NAN, 6, "NaN"),
+            (f64::INFINITY, 6, "inf"),
+            (f64::NEG_INFINITY, 9, "-inf"),
+        ];
+        for &(x, decimals, text) in cases {
+            assert_eq!(fixed(x, decimals), text, "{x:e} to {decimals} places");
+            check_fixed(x, decimals).expect("the contract");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 4096,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any bit pattern: every magnitude, subnormals, NaN and the infinities.
+        #[test]
+        fn fixed_point_keeps_its_contract_for_any_f64(bits in proptest::prelude::any::<u64>(), d in 0..=FIXED_MAX_DECIMALS) {
+            check_fixed(f64::from_bits(bits), d)?;
+        }
+
+        /// The trace's range, where the integer path runs.
+        #[test]
+        fn fixed_point_matches_fmt_in_range(x in -1e4f64..1e4, d in 0..=FIXED_MAX_DECIMALS) {
+            proptest::prop_assert_eq!(fixed(x, d), reference_fixed(x, d));
+        }
+
+        /// Rounding edges: dyadic values k/2^j (exact ties past j decimals' worth of bits) and
+        /// the neighbours of the decimal half-way points n.5/10^d.
+        #[test]
+        fn fixed_point_matches_fmt_at_rounding_edges(
+            k in -(1i64 << 40)..(1i64 << 40),
+            j in 0i32..48,
+            d in 0..=FIXED_MAX_DECIMALS,
+        ) {
+            check_fixed(k as f64 * 2f64.powi(-j), d)?;
+            let halfway = (k as f64 + 0.5) / 10f64.powi(d as i32);
+            for x in [halfway.next_down(), halfway, halfway.next_up()] {
+                check_fixed(x, d)?;
+            }
+        }
     }
 
     #[test]
