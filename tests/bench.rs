@@ -113,6 +113,25 @@ fn same_scenario_twice_gives_the_same_trace_hash() {
     );
 }
 
+#[test]
+fn an_unhashed_run_is_the_same_run_without_the_hash() {
+    let s = blanket_week();
+    let hashed = harness::run_reference(&s, &mut harness::events::Discard).expect("runs");
+    let mut factory = |kind: DeviceKind| harness::dut::FirmwareSpec::Reference.make(kind);
+    let unhashed = harness::bench::run_unhashed(&s, &mut factory, &mut harness::events::Discard)
+        .expect("runs");
+    assert_ne!(hashed.trace_hash, 0);
+    assert_eq!(unhashed.trace_hash, 0);
+    assert_eq!(unhashed.samples, hashed.samples);
+    assert_eq!(
+        RunResult {
+            trace_hash: 0,
+            ..hashed
+        },
+        unhashed
+    );
+}
+
 fn blanket_week() -> Scenario {
     let w = DeviceKind::Wrap;
     let mut s = scenario(

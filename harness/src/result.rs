@@ -175,7 +175,8 @@ pub struct RunResult {
     pub expectation_failures: Vec<String>,
     /// Set when the scenario is invalid as a test (e.g. an injected fault never fired).
     pub invalid: Option<String>,
-    /// Hash of the whole sample trace (bit-exact determinism check).
+    /// Hash of the whole sample trace (bit-exact determinism check); 0 from
+    /// [`crate::bench::run_unhashed`].
     pub trace_hash: u64,
     /// Samples hashed.
     pub samples: u64,
