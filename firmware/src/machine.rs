@@ -396,19 +396,21 @@ const STUCK_ON_CODE: u32 = {
     code
 };
 
-/// The first `u16` code for which `holds` is true, [`NO_CODE`] if none; `holds` must be false
-/// up to some code and true from it on.
-fn first_code(holds: impl Fn(u16) -> bool) -> u32 {
-    let (mut lo, mut hi) = (0u32, NO_CODE);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if holds(mid as u16) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
+/// The first `u16` code for which `holds` is true, [`NO_CODE`] if none, searched from `guess`
+/// (a code near the boundary): `holds` must be false up to some code and true from it on, so
+/// walking down while the code below holds and up while this one does not ends exactly on the
+/// boundary. A guess from the inverse conversion is within a code or two: a few tests instead of
+/// a bisection's seventeen (campaign weeks change the command every few ticks while derating).
+fn first_code_from(guess: f32, holds: impl Fn(u16) -> bool) -> u32 {
+    // `as` saturates: NaN gives 0, anything beyond the range its end.
+    let mut code = (guess as u32).min(NO_CODE);
+    while code > 0 && holds((code - 1) as u16) {
+        code -= 1;
     }
-    lo
+    while code < NO_CODE && !holds(code as u16) {
+        code += 1;
+    }
+    code
 }
 
 impl StringScreen {
@@ -420,14 +422,16 @@ impl StringScreen {
             |code: u16| f32::from(code) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX);
         let rail_mv = f32::from(cal.led_rail_mv);
         let compliance_mv = faults::OPEN_VOLTAGE_FRACTION * rail_mv;
+        // Codes per mV, to guess a voltage threshold's code.
+        let per_mv = f32::from(hw::ADC_MAX) / hw::STRING_VOLTAGE_FULL_SCALE_MV;
         let mut screen = StringScreen {
             command,
             expected_ma: [0.0; MAX_CHANNELS],
             over_code: [NO_CODE; MAX_CHANNELS],
             open_code: [0; MAX_CHANNELS],
             short_code: [0; MAX_CHANNELS],
-            open_voltage_code: first_code(|v| mv(v) > compliance_mv),
-            compliance_code: first_code(|v| mv(v) >= compliance_mv),
+            open_voltage_code: first_code_from(compliance_mv * per_mv, |v| mv(v) > compliance_mv),
+            compliance_code: first_code_from(compliance_mv * per_mv, |v| mv(v) >= compliance_mv),
         };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -437,17 +441,20 @@ impl StringScreen {
                 0.0
             };
             screen.expected_ma[c] = expected_ma;
+            // Codes per mA, to guess each threshold's code from its current.
+            let per_ma = f32::from(hw::ADC_MAX) / hw::CURRENT_SENSE_FULL_SCALE_MA;
             screen.over_code[c] = if expected_ma <= 0.0 {
-                first_code(|i| ma(i) > faults::STUCK_ON_MA)
+                STUCK_ON_CODE
             } else {
                 let limit =
                     expected_ma * faults::OVER_CURRENT_FACTOR + faults::OVER_CURRENT_MARGIN_MA;
-                first_code(|i| ma(i) > limit)
+                first_code_from(limit * per_ma, |i| ma(i) > limit)
             };
             let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
-            screen.open_code[c] = first_code(|i| ma(i) >= open_below_ma);
+            screen.open_code[c] =
+                first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
             let short_mv = faults::short_threshold_mv(ch);
-            screen.short_code[c] = first_code(|v| mv(v) >= short_mv);
+            screen.short_code[c] = first_code_from(short_mv * per_mv, |v| mv(v) >= short_mv);
         }
         screen
     }
@@ -1646,6 +1653,30 @@ fn string_mv(adc: &AdcFrame, s: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_code_search_from_a_guess_finds_the_boundary_from_anywhere() {
+        for boundary in [0u32, 1, 2, 7, 1000, 4095, 4096, 65_535, NO_CODE] {
+            let holds = |code: u16| u32::from(code) >= boundary;
+            for guess in [
+                0.0f32,
+                0.4,
+                1.0,
+                999.0,
+                4095.7,
+                65_535.0,
+                70_000.0,
+                -3.0,
+                f32::NAN,
+            ] {
+                assert_eq!(
+                    first_code_from(guess, holds),
+                    boundary,
+                    "boundary {boundary}, guess {guess}"
+                );
+            }
+        }
+    }
     use crate::device::CALIBRATION;
     use crate::faults::StringSample;
 
