@@ -416,8 +416,6 @@ fn first_code_from(guess: f32, holds: impl Fn(u16) -> bool) -> u32 {
 impl StringScreen {
     /// The thresholds for `command` on `cal`'s strings.
     fn new(command: Command, cal: &DeviceCalibration) -> StringScreen {
-        let ma =
-            |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
         let mv =
             |code: u16| f32::from(code) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX);
         let rail_mv = f32::from(cal.led_rail_mv);
@@ -435,15 +433,32 @@ impl StringScreen {
         };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
+            let short_mv = faults::short_threshold_mv(ch);
+            screen.short_code[c] = first_code_from(short_mv * per_mv, |v| mv(v) >= short_mv);
+        }
+        screen.set_command(command, cal);
+        screen
+    }
+
+    /// The thresholds for another command on the same strings: only the current thresholds
+    /// depend on the command.
+    fn set_command(&mut self, command: Command, cal: &DeviceCalibration) {
+        let ma =
+            |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
+        self.command = command;
+        for (c, ch) in cal.channels.iter().enumerate() {
+            if ch.is_none() {
+                continue;
+            }
             let expected_ma = if command.hw_enable {
                 f32::from(command.current_ma[c]) * f32::from(command.duty_permille[c]) / 1000.0
             } else {
                 0.0
             };
-            screen.expected_ma[c] = expected_ma;
+            self.expected_ma[c] = expected_ma;
             // Codes per mA, to guess each threshold's code from its current.
             let per_ma = f32::from(hw::ADC_MAX) / hw::CURRENT_SENSE_FULL_SCALE_MA;
-            screen.over_code[c] = if expected_ma <= 0.0 {
+            self.over_code[c] = if expected_ma <= 0.0 {
                 STUCK_ON_CODE
             } else {
                 let limit =
@@ -451,12 +466,8 @@ impl StringScreen {
                 first_code_from(limit * per_ma, |i| ma(i) > limit)
             };
             let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
-            screen.open_code[c] =
-                first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
-            let short_mv = faults::short_threshold_mv(ch);
-            screen.short_code[c] = first_code_from(short_mv * per_mv, |v| mv(v) >= short_mv);
+            self.open_code[c] = first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
         }
-        screen
     }
 
     /// [`faults::check_string`] for a string of channel `c` reading these codes.
@@ -1084,7 +1095,7 @@ impl<V: Variant> Firmware<V> {
 
     fn find_string_fault(&mut self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
         if self.string_screen.command != self.command {
-            self.string_screen = StringScreen::new(self.command, self.cal);
+            self.string_screen.set_command(self.command, self.cal);
         }
         let screen = &self.string_screen;
         for (c, ch) in self.cal.channels.iter().enumerate() {
