@@ -708,15 +708,7 @@ impl<V: Variant> Firmware<V> {
         let command = self.drive(duty_factor);
         self.command = command;
 
-        if !self.phase.in_session()
-            && !matches!(self.phase, Phase::Fault)
-            && now >= self.next_persist_ms
-        {
-            self.request_persist();
-        }
-        let nvm_write = self
-            .writer
-            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
+        let nvm_write = self.persist_and_poll(now);
 
         self.update_warning(&temps, covered, duty_factor);
         self.last_step = StepView {
@@ -727,6 +719,20 @@ impl<V: Variant> Firmware<V> {
             covered,
         };
         self.outputs(command, nvm_write, now)
+    }
+
+    /// Out of session, requests the periodic uptime record when it is due; then gives the NVM
+    /// writer its turn (both step paths, in the same place of the step).
+    #[inline(always)]
+    fn persist_and_poll(&mut self, now: u64) -> Option<NvmWrite> {
+        if !self.phase.in_session()
+            && !matches!(self.phase, Phase::Fault)
+            && now >= self.next_persist_ms
+        {
+            self.request_persist();
+        }
+        self.writer
+            .poll(&mut self.ledger, self.class, (now / 1000) as u32)
     }
 
     /// [`Self::step`] at rest: no session open and the drivers' hardware enable off since the
@@ -761,15 +767,7 @@ impl<V: Variant> Firmware<V> {
         let covered = self.session.as_ref().is_some_and(|s| s.covered.covered);
         let command = Command::default();
         self.command = command;
-        if !self.phase.in_session()
-            && !matches!(self.phase, Phase::Fault)
-            && now >= self.next_persist_ms
-        {
-            self.request_persist();
-        }
-        let nvm_write = self
-            .writer
-            .poll(&mut self.ledger, self.class, (now / 1000) as u32);
+        let nvm_write = self.persist_and_poll(now);
         let duty_factor = [0.0; MAX_CHANNELS];
         // `update_warning` without the derating test, which needs the treating phase.
         let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
