@@ -318,14 +318,16 @@ pub fn run_campaign(
 }
 
 /// A week's expected cost, in control ticks: its treatments' ticks (a device on the body runs
-/// the 10 ms loop) plus each device's rest wakes (one a minute, each about as costly as a few
-/// ticks) and the global actions (each rebuilds the thermal network). Only the order matters.
+/// the 10 ms loop) plus each device's rest wakes (one a minute) and the global actions (each
+/// rebuilds the thermal network). Only the order matters.
 pub fn estimated_cost(s: &Scenario) -> u64 {
     use harness::scenario::Action;
-    /// Ticks a rest wake costs, about (BENCHMARKS.md: ~5 k instructions against ~4 k a tick).
+    /// Ticks a rest wake costs, about (BENCHMARKS.md round 3: ~4.5 k instructions against
+    /// ~3.5 k a step of the runner week).
     const WAKE_TICKS: u64 = 1;
-    /// Ticks a network rebuild with its fresh jumps costs, about (~0.5 M instructions each).
-    const REBUILD_TICKS: u64 = 150;
+    /// Ticks a network rebuild with its fresh jumps costs, about: a 20-week campaign spent
+    /// 1.82 G instructions on 1,821 new networks' jumps (BENCHMARKS.md round 3), ~1 M each.
+    const REBUILD_TICKS: u64 = 250;
     let mut ticks = 0;
     for d in &s.devices {
         let mut placed_at = None;

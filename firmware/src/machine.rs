@@ -711,6 +711,25 @@ impl<V: Variant> Firmware<V> {
         let nvm_write = self.persist_and_poll(now);
 
         self.update_warning(&temps, covered, duty_factor);
+        self.finish_step(input, &temps, duty_factor, covered, command, nvm_write, now)
+    }
+
+    /// The end of both step paths: what diagnostics read back, and the output frame.
+    #[inline(always)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the step's results, passed on once"
+    )]
+    fn finish_step(
+        &mut self,
+        input: &InputFrame,
+        temps: &Temps,
+        duty_factor: [f32; MAX_CHANNELS],
+        covered: bool,
+        command: Command,
+        nvm_write: Option<NvmWrite>,
+        now: u64,
+    ) -> OutputFrame {
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
@@ -768,23 +787,11 @@ impl<V: Variant> Firmware<V> {
         let command = Command::default();
         self.command = command;
         let nvm_write = self.persist_and_poll(now);
-        let duty_factor = [0.0; MAX_CHANNELS];
         // `update_warning` without the derating test, which needs the treating phase.
-        let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
-        if t >= LIMITS.warn_on_c {
-            self.warning = true;
-        } else if t < LIMITS.warn_off_c {
-            self.warning = false;
-        }
+        self.update_contact_warning(temps);
         self.warning |= covered;
-        self.last_step = StepView {
-            contact_c: temps.contact_max(),
-            board_c: temps.board,
-            adc: input.adc,
-            duty_factor,
-            covered,
-        };
-        self.outputs(command, nvm_write, now)
+        let duty_factor = [0.0; MAX_CHANNELS];
+        self.finish_step(input, temps, duty_factor, covered, command, nvm_write, now)
     }
 
     /// The output frame of a step that drives `command` and writes `nvm_write`.
@@ -1599,17 +1606,23 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn update_warning(&mut self, temps: &Temps, covered: bool, duty_factor: [f32; MAX_CHANNELS]) {
+        self.update_contact_warning(temps);
+        let derated = self.phase == Phase::Treating
+            && self.session.as_ref().is_some_and(|s| {
+                (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
+            });
+        self.warning |= covered || derated;
+    }
+
+    /// The contact-temperature warning, with its hysteresis (both step paths).
+    #[inline(always)]
+    fn update_contact_warning(&mut self, temps: &Temps) {
         let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
         if t >= LIMITS.warn_on_c {
             self.warning = true;
         } else if t < LIMITS.warn_off_c {
             self.warning = false;
         }
-        let derated = self.phase == Phase::Treating
-            && self.session.as_ref().is_some_and(|s| {
-                (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
-            });
-        self.warning |= covered || derated;
     }
 
     fn indicator(&self) -> Indicator {
