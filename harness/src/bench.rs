@@ -613,22 +613,20 @@ impl<'a> DeviceRun<'a> {
         let readings = self.plant.sense();
         self.input = plant_io::input_frame(self.now_ms(), &readings, self.buttons, self.program);
         self.check_fault_evidence(reporter);
-        let out = self
-            .dut
-            .step(&self.input)
-            .map_err(|source| BenchError::Dut {
+        if let Err(source) = self.dut.step_into(&self.input, &mut self.out) {
+            return Err(BenchError::Dut {
                 device: self.id.clone(),
                 t_ms: self.t,
                 source,
-            })?;
-        self.out = out;
+            });
+        }
         self.plant.set_drive(&Drive {
-            duty_permille: out.duty_permille,
-            current_ma: out.current_ma,
-            hw_enable: out.hw_enable,
+            duty_permille: self.out.duty_permille,
+            current_ma: self.out.current_ma,
+            hw_enable: self.out.hw_enable,
         });
-        self.next_wake = self.t + u64::from(out.next_wake_ms.max(1));
-        if let Some(w) = out.nvm_write {
+        self.next_wake = self.t + u64::from(self.out.next_wake_ms.max(1));
+        if let Some(w) = self.out.nvm_write {
             let start = usize::from(w.offset).min(NVM_SIZE);
             let bytes = w.bytes();
             let take = match self.tear.take() {
@@ -649,7 +647,7 @@ impl<'a> DeviceRun<'a> {
             let end = (start + take).min(NVM_SIZE);
             self.nvm[start..end].copy_from_slice(&bytes[..end - start]);
         }
-        let new_state = SessionState::from_code(out.state).unwrap_or(SessionState::Off);
+        let new_state = SessionState::from_code(self.out.state).unwrap_or(SessionState::Off);
         // A firmware that refuses twice in a row reports `Refused` both times: once the press has
         // been released, an end state reported in an unanswered window is its answer.
         let repeated_answer = self
