@@ -83,8 +83,31 @@ pub fn irradiance_from_flux_uw_cm2(
     thermal_factor: f32,
     distance_factor: f32,
 ) -> u32 {
-    let e_mw_cm2 =
-        flux_mw_cm2 * thermal_factor * (f32::from(duty_permille) / 1000.0) * distance_factor;
+    irradiance_from_fraction_uw_cm2(
+        flux_mw_cm2,
+        duty_fraction(duty_permille),
+        thermal_factor,
+        distance_factor,
+    )
+}
+
+/// A duty in ‰ as the fraction [`irradiance_from_flux_uw_cm2`] multiplies by (‰ / 1000): a
+/// command held for many ticks can keep it.
+#[inline]
+pub fn duty_fraction(duty_permille: u16) -> f32 {
+    f32::from(duty_permille) / 1000.0
+}
+
+/// [`irradiance_from_flux_uw_cm2`] with the duty already a fraction ([`duty_fraction`]),
+/// µW/cm²; the same operations in the same order.
+#[inline]
+pub fn irradiance_from_fraction_uw_cm2(
+    flux_mw_cm2: f32,
+    duty_fraction: f32,
+    thermal_factor: f32,
+    distance_factor: f32,
+) -> u32 {
+    let e_mw_cm2 = flux_mw_cm2 * thermal_factor * duty_fraction * distance_factor;
     round_to_u32(e_mw_cm2 * 1000.0)
 }
 

@@ -9,14 +9,14 @@
 
 use crate::boundary::{
     AdcFrame, Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE,
-    NvmWrite, OutputFrame, SessionState, buttons, hw,
+    NvmWrite, OutputFrame, STRINGS_PER_CHANNEL, SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
 use crate::dose::{
-    DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
+    self, DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_fraction_uw_cm2, round_to_u32,
 };
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR};
 use crate::ntc::{self, NtcReading};
@@ -316,7 +316,7 @@ impl Temps {
 /// checks compare the codes themselves, [`StringScreen`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct StringSense {
-    /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
+    /// Voltage per string while driven, mV ([`string_mv`]); read only on fitted strings.
     mv: [f32; MAX_STRINGS],
     /// Heat per LED of each channel, W: the mean over its strings of the string's heat
     /// `P_el (1 − WPE)` (`P_el = I·V`, mA × mV / 10⁶; domain.md §3.1) shared by its LEDs.
@@ -327,25 +327,81 @@ struct StringSense {
 }
 
 impl StringSense {
+    /// The sense of one step's codes. Every lane is converted, fitted or not, in one pass over
+    /// arrays (four divisions of four lanes each instead of sixteen scalar ones on the tick's
+    /// critical path: the junction estimate, the dose and the duty wait for them); the constants
+    /// make a lane not fitted add +0.0, which leaves the sums as the string-by-string loop over
+    /// the fitted strings made them ([`StringConstants`]).
     // Inline: returned through memory from a call, the sense cost 7 more instructions a tick.
     #[inline(always)]
-    fn sample(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
-        let mut sense = StringSense::default();
+    fn sample(adc: &AdcFrame, k: &StringConstants) -> StringSense {
+        let mut mv = [0.0; MAX_STRINGS];
+        let mut heat_w = [0.0; MAX_STRINGS];
+        let mut per_led_w = [0.0; MAX_STRINGS];
+        for s in 0..MAX_STRINGS {
+            mv[s] = string_mv(adc, s);
+            // P_el (1 − WPE), mA × mV / 10⁶ = W (domain.md §3.1).
+            heat_w[s] = string_ma(adc, s) * mv[s] / 1.0e6 * k.heat_fraction[s];
+            // `heat / leds / n`, with `/ n` as `× (1/n)`: the same correctly rounded quotient.
+            per_led_w[s] = heat_w[s] / k.leds[s] * k.per_string[s];
+        }
+        let mut sense = StringSense {
+            mv,
+            ..StringSense::default()
+        };
+        for (c, h) in sense.heat_per_led_w.iter_mut().enumerate() {
+            for w in &per_led_w[c * STRINGS_PER_CHANNEL..(c + 1) * STRINGS_PER_CHANNEL] {
+                *h += w;
+            }
+        }
+        for w in heat_w {
+            sense.total_heat_w += w;
+        }
+        sense
+    }
+}
+
+/// The calibration constants of [`StringSense::sample`], per boundary string, taken once at
+/// boot.
+///
+/// A string not fitted gets a heat fraction of 0: its heat is `p × 0 = +0.0` (`p`, a product
+/// of non-negative finite conversions, is itself non-negative and finite), and adding +0.0 to a
+/// sum that started at +0.0 never changes it (such a sum is never −0.0). So summing every lane
+/// gives, bit for bit, what summing only the fitted strings gave.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StringConstants {
+    /// `1 − WPE` of the string's channel (the part of the electrical power that is heat,
+    /// domain.md §3.1), computed as the per-string loop computed it; 0 on strings not fitted.
+    heat_fraction: [f32; MAX_STRINGS],
+    /// LEDs per string of the string's channel; 1 on strings not fitted.
+    leds: [f32; MAX_STRINGS],
+    /// `1/n` for the `n` strings of the string's channel; 1 on strings not fitted. `n` is 1 or
+    /// 2 ([`STRINGS_PER_CHANNEL`]), a power of two, so `1/n` is exact and `x × (1/n)` is the
+    /// correctly rounded `x / n` for every `x`.
+    per_string: [f32; MAX_STRINGS],
+}
+
+// `1/n` is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
+const _: () = assert!(STRINGS_PER_CHANNEL <= 2);
+
+impl StringConstants {
+    fn new(cal: &DeviceCalibration) -> StringConstants {
+        let mut k = StringConstants {
+            heat_fraction: [0.0; MAX_STRINGS],
+            leds: [1.0; MAX_STRINGS],
+            per_string: [1.0; MAX_STRINGS],
+        };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let strings = cal.strings_of(c);
             let n = strings.len() as f32;
-            let leds = f32::from(ch.leds_per_string);
-            for st in strings {
-                let ma = string_ma(adc, st);
-                let mv = string_mv(adc, st);
-                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
-                sense.mv[st] = mv;
-                sense.heat_per_led_w[c] += heat_w / leds / n;
-                sense.total_heat_w += heat_w;
+            for s in strings {
+                k.heat_fraction[s] = 1.0 - ch.wpe;
+                k.leds[s] = f32::from(ch.leds_per_string);
+                k.per_string[s] = 1.0 / n;
             }
         }
-        sense
+        k
     }
 }
 
@@ -379,6 +435,41 @@ struct StringScreen {
     open_voltage_code: u32,
     /// The first voltage code not below that fraction of the rail (below it the sink regulates).
     compliance_code: u32,
+    /// Per string, [`Self::check`]'s thresholds spread over the four lanes for
+    /// [`Self::all_clear`]: the channel's `over_code` ([`NO_CODE`] on strings not fitted) ...
+    lane_over_code: [u32; MAX_STRINGS],
+    /// ... its `open_code` where the open and short tests run (at least
+    /// [`faults::MIN_CHECKED_MA`] expected), else 0, which no code is below ...
+    lane_open_code: [u32; MAX_STRINGS],
+    /// ... and its `short_code` likewise.
+    lane_short_code: [u32; MAX_STRINGS],
+    /// Per channel, the largest difference of its two strings' voltage codes that cannot fail
+    /// the pair test ([`pair_slack_codes`]); `u32::MAX` where the test does not run (one
+    /// string, or less than [`faults::MIN_CHECKED_MA`] expected).
+    pair_slack_codes: [u32; MAX_CHANNELS],
+    /// Per channel, the output model's current-only part at the command's current,
+    /// [`channel_flux_mw_cm2`], mW/cm² (0 on channels not fitted): a session drives one current.
+    flux_mw_cm2: [f32; MAX_CHANNELS],
+    /// Per channel, the command's duty as a fraction ([`dose::duty_fraction`]).
+    duty_fraction: [f32; MAX_CHANNELS],
+    /// Per channel, the pair test's slack for a checked pair ([`pair_slack_codes`]).
+    checked_pair_slack_codes: [u32; MAX_CHANNELS],
+}
+
+/// The largest difference of two strings' voltage codes for which the pair test
+/// (`mv(a) − mv(b) > limit`, [`string_mv`]) cannot fail, for a `limit_mv` (mV).
+///
+/// Why it is safe: a code converts to `x·40 000/4095` mV through two roundings, each within
+/// 2⁻²⁴ relative, so every converted value (≤ 640 157 mV for a `u16` code) is within 0.08 mV of
+/// the exact one, and the f32 subtraction of two such values adds at most 0.04 mV: for codes
+/// `d` apart the computed difference is at most `d · 40 000/4095 + 0.2` mV. With `d` at most
+/// `(limit − 1 mV)` in codes it stays below the limit (the f32 rounding of the bound itself
+/// moves it by far less than the 0.8 mV left). The tests check it for every code of every
+/// calibration.
+fn pair_slack_codes(limit_mv: f32) -> u32 {
+    let per_mv = f32::from(hw::ADC_MAX) / hw::STRING_VOLTAGE_FULL_SCALE_MV;
+    // `as` saturates: a limit under 1 mV gives 0 (equal codes only).
+    ((limit_mv - 1.0) * per_mv) as u32
 }
 
 /// One past the largest code a `u16` ADC lane can carry: "no code" for a threshold.
@@ -430,11 +521,23 @@ impl StringScreen {
             short_code: [0; MAX_CHANNELS],
             open_voltage_code: first_code_from(compliance_mv * per_mv, |v| mv(v) > compliance_mv),
             compliance_code: first_code_from(compliance_mv * per_mv, |v| mv(v) >= compliance_mv),
+            lane_over_code: [NO_CODE; MAX_STRINGS],
+            lane_open_code: [0; MAX_STRINGS],
+            lane_short_code: [0; MAX_STRINGS],
+            pair_slack_codes: [u32::MAX; MAX_CHANNELS],
+            flux_mw_cm2: [0.0; MAX_CHANNELS],
+            duty_fraction: [0.0; MAX_CHANNELS],
+            checked_pair_slack_codes: [u32::MAX; MAX_CHANNELS],
         };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let short_mv = faults::short_threshold_mv(ch);
             screen.short_code[c] = first_code_from(short_mv * per_mv, |v| mv(v) >= short_mv);
+            if cal.strings_of(c).len() == 2 {
+                // The limit as `find_string_fault` computes it.
+                let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
+                screen.checked_pair_slack_codes[c] = pair_slack_codes(limit);
+            }
         }
         screen.set_command(command, cal);
         screen
@@ -447,9 +550,7 @@ impl StringScreen {
             |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
         self.command = command;
         for (c, ch) in cal.channels.iter().enumerate() {
-            if ch.is_none() {
-                continue;
-            }
+            let Some(ch) = ch else { continue };
             let expected_ma = if command.hw_enable {
                 f32::from(command.current_ma[c]) * f32::from(command.duty_permille[c]) / 1000.0
             } else {
@@ -467,7 +568,45 @@ impl StringScreen {
             };
             let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
             self.open_code[c] = first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
+            let checked = expected_ma >= faults::MIN_CHECKED_MA;
+            for s in cal.strings_of(c) {
+                self.lane_over_code[s] = self.over_code[c];
+                self.lane_open_code[s] = if checked { self.open_code[c] } else { 0 };
+                self.lane_short_code[s] = if checked { self.short_code[c] } else { 0 };
+            }
+            self.pair_slack_codes[c] = if checked {
+                self.checked_pair_slack_codes[c]
+            } else {
+                u32::MAX
+            };
+            self.flux_mw_cm2[c] = channel_flux_mw_cm2(ch, command.current_ma[c]);
+            self.duty_fraction[c] = dose::duty_fraction(command.duty_permille[c]);
         }
+    }
+
+    /// Whether no string of `adc` can fail a check: [`Self::check`] finds nothing on any
+    /// string and no pair test can fail. A lane's test is [`Self::check`]'s conditions with the
+    /// lane thresholds, which make the tests that do not run false; the pair test cannot fail
+    /// within [`Self::pair_slack_codes`]. Lane by lane without branches: usually nothing is
+    /// wrong, and then the per-string decisions need not be taken one by one.
+    #[inline]
+    fn all_clear(&self, adc: &AdcFrame) -> bool {
+        let mut flagged = false;
+        for s in 0..MAX_STRINGS {
+            let current = u32::from(adc.string_current[s]);
+            let voltage = u32::from(adc.string_voltage[s]);
+            flagged |= (current >= self.lane_over_code[s])
+                | ((current < self.lane_open_code[s]) & (voltage >= self.open_voltage_code))
+                | (voltage < self.lane_short_code[s]);
+        }
+        for c in 0..MAX_CHANNELS {
+            let a = u32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL]);
+            let b = u32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL + 1]);
+            flagged |= (a.abs_diff(b) > self.pair_slack_codes[c])
+                & (a < self.compliance_code)
+                & (b < self.compliance_code);
+        }
+        !flagged
     }
 
     /// [`faults::check_string`] for a string of channel `c` reading these codes.
@@ -586,13 +725,15 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// Per channel, the last commanded current, mA, and its [`channel_flux_mw_cm2`], mW/cm²
-    /// (a session drives one current throughout).
-    flux_memo: [(u16, f32); MAX_CHANNELS],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
-    /// The string checks' thresholds for the last command.
+    /// What depends only on the last command: the string checks' thresholds and the output
+    /// model's per-command parts (brought up to date at the start of each full step).
     string_screen: StringScreen,
+    /// The calibration's constants of the string sense.
+    string_constants: StringConstants,
+    /// The covered monitor's gain for a [`TREAT_TICK_MS`] step ([`thermal::covered_gain`]).
+    covered_tick_gain: f32,
     warning: bool,
     next_persist_ms: u64,
     last_dose_mj_cm2: u32,
@@ -655,10 +796,11 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             string_screen: StringScreen::new(Command::default(), calibration(class)),
+            string_constants: StringConstants::new(calibration(class)),
+            covered_tick_gain: thermal::covered_gain(TREAT_TICK_MS, calibration(class).board_tau_s),
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
@@ -676,7 +818,10 @@ impl<V: Variant> Firmware<V> {
         if self.session.is_none() && !self.command.hw_enable {
             return self.step_at_rest(input, &temps, now);
         }
-        let sense = StringSense::sample(&input.adc, self.cal);
+        if self.string_screen.command != self.command {
+            self.string_screen.set_command(self.command, self.cal);
+        }
+        let sense = StringSense::sample(&input.adc, &self.string_constants);
         let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
@@ -848,7 +993,7 @@ impl<V: Variant> Firmware<V> {
         }
         let v = self.last_step;
         let session = self.session.as_ref();
-        let sense = StringSense::sample(&v.adc, self.cal);
+        let sense = StringSense::sample(&v.adc, &self.string_constants);
         Diagnostics {
             uptime_ms: self.uptime_ms,
             contact_c: v.contact_c,
@@ -955,7 +1100,6 @@ impl<V: Variant> Firmware<V> {
         junction_c: &[f32; MAX_CHANNELS],
         elapsed: u32,
     ) {
-        let distance_factor = self.distance_factor(input);
         let cal = self.cal;
         let command = self.command;
         let variant = self.variant;
@@ -967,7 +1111,7 @@ impl<V: Variant> Firmware<V> {
             // codes its own way gets the formula.
             let increment = match temps.contact_max_counts {
                 Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
-                    thermal::cem43_increment_at_code_min(counts, elapsed)
+                    tick_minutes(elapsed) * thermal::cem43_rate_at_code(counts)
                 }
                 _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
             };
@@ -980,16 +1124,19 @@ impl<V: Variant> Firmware<V> {
         if !command.hw_enable {
             return;
         }
+        let distance_factor = if cal.distance_sensor {
+            panel_distance_factor(input.distance_mm)
+        } else {
+            1.0
+        };
+        // Up to date: the step refreshed the screen for `self.command` before integrating.
+        let screen = &self.string_screen;
         let mut irr = [0u32; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
-                let current_ma = command.current_ma[c];
-                if self.flux_memo[c].0 != current_ma {
-                    self.flux_memo[c] = (current_ma, channel_flux_mw_cm2(ch, current_ma));
-                }
-                irr[c] = irradiance_from_flux_uw_cm2(
-                    self.flux_memo[c].1,
-                    command.duty_permille[c],
+                irr[c] = irradiance_from_fraction_uw_cm2(
+                    screen.flux_mw_cm2[c],
+                    screen.duty_fraction[c],
                     variant.output_factor(ch.k_phi_per_k, junction_c[c]),
                     distance_factor,
                 );
@@ -1098,10 +1245,18 @@ impl<V: Variant> Firmware<V> {
         }
     }
 
-    fn find_string_fault(&mut self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
-        if self.string_screen.command != self.command {
-            self.string_screen.set_command(self.command, self.cal);
+    /// The first string fault of `adc` under the last command (the screen is up to date).
+    fn find_string_fault(&self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
+        if self.string_screen.all_clear(adc) {
+            return None;
         }
+        self.find_string_fault_in_order(adc, sense)
+    }
+
+    /// [`Self::find_string_fault`] string by string, in channel and string order.
+    // Out of line: taken only when a lane is flagged.
+    #[inline(never)]
+    fn find_string_fault_in_order(&self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
         let screen = &self.string_screen;
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -1539,6 +1694,7 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
+        let tick_gain = self.covered_tick_gain;
         let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
@@ -1549,12 +1705,16 @@ impl<V: Variant> Firmware<V> {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
                 // plus its own rise, so the skin (the contact NTCs) is the reference.
-                s.covered.update_with_hysteresis(
+                let a = if elapsed == TREAT_TICK_MS {
+                    tick_gain
+                } else {
+                    thermal::covered_gain(elapsed, cal.board_tau_s)
+                };
+                s.covered.update_with_gain(
                     hysteresis_k,
-                    elapsed,
+                    a,
                     heat_w,
                     cal.board_r_th_k_per_w,
-                    cal.board_tau_s,
                     b,
                     temps.contact_max(),
                 )
@@ -1651,15 +1811,16 @@ impl<V: Variant> Firmware<V> {
     }
 }
 
-/// The flux memo of a fresh firmware: every fitted channel at zero current.
-fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
-    let mut memo = [(0, 0.0); MAX_CHANNELS];
-    for (m, ch) in memo.iter_mut().zip(&cal.channels) {
-        if let Some(ch) = ch {
-            m.1 = channel_flux_mw_cm2(ch, 0);
-        }
+/// A step of `elapsed_ms` in minutes ([`thermal::cem43_minutes`]), the control tick's from a
+/// constant.
+#[inline]
+fn tick_minutes(elapsed_ms: u32) -> f32 {
+    const TICK_MINUTES: f32 = thermal::cem43_minutes(TREAT_TICK_MS);
+    if elapsed_ms == TREAT_TICK_MS {
+        TICK_MINUTES
+    } else {
+        thermal::cem43_minutes(elapsed_ms)
     }
-    memo
 }
 
 /// Average string current, mA.

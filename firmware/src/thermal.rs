@@ -132,8 +132,21 @@ pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
 /// off the rails (a code [`crate::ntc::read`] converts).
 #[inline]
 pub fn cem43_increment_at_code_min(counts: u16, elapsed_ms: u32) -> f32 {
-    let minutes = elapsed_ms as f32 / 60_000.0;
-    minutes * CEM43_RATE_BY_CODE[usize::from(counts)]
+    cem43_minutes(elapsed_ms) * cem43_rate_at_code(counts)
+}
+
+/// A step of `elapsed_ms` in minutes, as [`cem43_increment_min`] converts it (ms / 60 000): a
+/// caller with a fixed tick can hold the value as a constant, the same quotient bit for bit.
+#[inline]
+pub const fn cem43_minutes(elapsed_ms: u32) -> f32 {
+    elapsed_ms as f32 / 60_000.0
+}
+
+/// The rate `R^(43 − T)` per minute of [`cem43_increment_at_code_min`] (CEM43 min per min) at
+/// the code's temperature plus the margin; `counts` off the rails.
+#[inline]
+pub fn cem43_rate_at_code(counts: u16) -> f32 {
+    CEM43_RATE_BY_CODE[usize::from(counts)]
 }
 
 /// `R^(43 − T)` of [`cem43_increment_min`] for each NTC code's temperature plus the CEM43 margin,
@@ -225,6 +238,13 @@ pub struct CoveredMonitor {
     pub covered: bool,
 }
 
+/// The covered monitor's first-order gain for a step of `elapsed_ms` through the board's time
+/// constant `tau_s` (s): `min(Δt/τ, 1)`, Δt in s (the explicit Euler step of the board model).
+#[inline]
+pub fn covered_gain(elapsed_ms: u32, tau_s: f32) -> f32 {
+    (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0)
+}
+
 impl CoveredMonitor {
     /// A monitor starting from the board temperature at session start.
     pub fn new(board_start_c: f32) -> CoveredMonitor {
@@ -280,7 +300,22 @@ impl CoveredMonitor {
         board_c: f32,
         sink_c: Option<f32>,
     ) -> bool {
-        let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
+        let a = covered_gain(elapsed_ms, tau_s);
+        self.update_with_gain(hysteresis_k, a, heat_w, r_th_k_per_w, board_c, sink_c)
+    }
+
+    /// [`Self::update_with_hysteresis`] with the model's gain for the step already computed
+    /// ([`covered_gain`]): a control tick of fixed length holds it as a constant.
+    #[inline]
+    pub fn update_with_gain(
+        &mut self,
+        hysteresis_k: f32,
+        a: f32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        board_c: f32,
+        sink_c: Option<f32>,
+    ) -> bool {
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
         let reference_c = sink_c.map_or(self.board_start_c, |s| s.max(self.board_start_c));
         let excess = (board_c - reference_c) - self.predicted_rise_k;
