@@ -1863,6 +1863,180 @@ mod tests {
     use crate::device::CALIBRATION;
     use crate::faults::StringSample;
 
+    /// A small deterministic generator for the codes of the tests below (64-bit LCG, Knuth's
+    /// MMIX constants): reproducible without a dependency.
+    struct Codes(u64);
+
+    impl Codes {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) as u32
+        }
+
+        /// A code within `spread` of `around` (clamped to the `u16` lane).
+        fn near(&mut self, around: u32, spread: u32) -> u16 {
+            let offset = i64::from(self.next() % (2 * spread + 1)) - i64::from(spread);
+            (i64::from(around) + offset).clamp(0, 65_535) as u16
+        }
+    }
+
+    /// The string sense as it was computed string by string over the fitted strings only.
+    fn sense_string_by_string(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
+        let mut sense = StringSense::default();
+        for (c, ch) in cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let strings = cal.strings_of(c);
+            let n = strings.len() as f32;
+            let leds = f32::from(ch.leds_per_string);
+            for st in strings {
+                let ma = string_ma(adc, st);
+                let mv = string_mv(adc, st);
+                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
+                sense.mv[st] = mv;
+                sense.heat_per_led_w[c] += heat_w / leds / n;
+                sense.total_heat_w += heat_w;
+            }
+        }
+        sense
+    }
+
+    /// The four-lane sense is the string-by-string loop bit for bit, for every class, on codes
+    /// over the whole lane (zeros, the ADC range, the `u16` end) and around typical operation.
+    #[test]
+    fn string_sense_is_the_string_by_string_loop() {
+        let mut codes = Codes(7);
+        let mut compared = 0u32;
+        for cal in &CALIBRATION {
+            let k = StringConstants::new(cal);
+            for round in 0..20_000 {
+                let mut adc = AdcFrame::default();
+                for s in 0..MAX_STRINGS {
+                    let (current, voltage) = match round % 4 {
+                        0 => (0, 0),
+                        1 => (codes.near(32_768, 32_768), codes.near(32_768, 32_768)),
+                        2 => (codes.near(200, 200), codes.near(2000, 2000)),
+                        _ => (codes.near(2048, 2048), codes.near(2048, 2048)),
+                    };
+                    adc.string_current[s] = current;
+                    adc.string_voltage[s] = voltage;
+                }
+                let got = StringSense::sample(&adc, &k);
+                let want = sense_string_by_string(&adc, cal);
+                let bits = |x: &StringSense| {
+                    (x.heat_per_led_w.map(f32::to_bits), x.total_heat_w.to_bits())
+                };
+                assert_eq!(bits(&got), bits(&want), "{:?} {adc:?}", cal.class);
+                for st in (0..MAX_CHANNELS).flat_map(|c| cal.strings_of(c)) {
+                    assert_eq!(got.mv[st].to_bits(), want.mv[st].to_bits());
+                }
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 20_000 * CALIBRATION.len() as u32);
+    }
+
+    /// The pair test's slack holds for every pair of codes that far apart, on every two-string
+    /// channel of every class: the test cannot fail within it (a computed difference grows with
+    /// the code difference, so the pairs exactly the slack apart are the worst).
+    #[test]
+    fn pair_slack_never_hides_a_pair_fault() {
+        let mut channels = 0;
+        for cal in &CALIBRATION {
+            let screen = StringScreen::new(Command::default(), cal);
+            for (c, ch) in cal.channels.iter().enumerate() {
+                let Some(ch) = ch else { continue };
+                if cal.strings_of(c).len() != 2 {
+                    assert_eq!(screen.checked_pair_slack_codes[c], u32::MAX);
+                    continue;
+                }
+                let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
+                let slack = screen.checked_pair_slack_codes[c];
+                // Meaningful: the slack covers tens of codes of ordinary string mismatch.
+                assert!(slack > 10, "{:?} channel {c}: {slack}", cal.class);
+                let mut adc = AdcFrame::default();
+                for low in 0..=(65_535 - slack) {
+                    adc.string_voltage[0] = low as u16;
+                    adc.string_voltage[1] = (low + slack) as u16;
+                    let (a, b) = (string_mv(&adc, 0), string_mv(&adc, 1));
+                    assert!(
+                        b - a <= limit && a - b <= limit,
+                        "{:?} channel {c} codes {low} + {slack}",
+                        cal.class
+                    );
+                }
+                channels += 1;
+            }
+        }
+        assert!(channels >= 8, "{channels}");
+    }
+
+    /// When the lane screen finds every string clear, the checks in string order find no
+    /// fault, for every class and command, on codes around every threshold; and frames with
+    /// faults do occur among them (so the screen is not vacuously clear).
+    #[test]
+    fn all_clear_means_no_string_fault() {
+        let mut codes = Codes(11);
+        let mut faulty = 0u32;
+        let mut clear = 0u32;
+        for cal in &CALIBRATION {
+            let mut fw = Firmware::boot(cal.class, &[0xFF; NVM_SIZE]);
+            let mut commands = [Command::default(); 12];
+            let mut n = 1;
+            for ch in cal.channels.iter().flatten() {
+                for duty in [1, 99, 250, 731, 1000] {
+                    commands[n] = Command {
+                        duty_permille: [duty; MAX_CHANNELS],
+                        current_ma: [ch.nominal_ma; MAX_CHANNELS],
+                        hw_enable: true,
+                    };
+                    n += 1;
+                }
+            }
+            for &command in &commands[..n] {
+                fw.command = command;
+                fw.string_screen = StringScreen::new(command, cal);
+                let screen = fw.string_screen;
+                for _ in 0..4_000 {
+                    let mut adc = AdcFrame::default();
+                    for s in 0..MAX_STRINGS {
+                        let c = s / STRINGS_PER_CHANNEL;
+                        let current_at = [
+                            screen.over_code[c].min(65_535),
+                            screen.open_code[c],
+                            screen.expected_ma[c] as u32 * 2,
+                        ];
+                        let voltage_at = [
+                            screen.short_code[c],
+                            screen.open_voltage_code,
+                            screen.compliance_code,
+                        ];
+                        let i = codes.next() as usize % 3;
+                        let j = codes.next() as usize % 3;
+                        adc.string_current[s] = codes.near(current_at[i], 3);
+                        adc.string_voltage[s] = codes.near(voltage_at[j], 3);
+                    }
+                    if codes.next() % 4 == 0 {
+                        // A pair apart by about the slack: the pair test's edge.
+                        let slack = screen.checked_pair_slack_codes[0].min(4000);
+                        let low = u32::from(adc.string_voltage[0]);
+                        adc.string_voltage[1] = codes.near(low + slack, 4);
+                    }
+                    let sense = StringSense::sample(&adc, &fw.string_constants);
+                    let in_order = fw.find_string_fault_in_order(&adc, &sense);
+                    if screen.all_clear(&adc) {
+                        assert_eq!(in_order, None, "{:?} {command:?} {adc:?}", cal.class);
+                        clear += 1;
+                    }
+                    faulty += u32::from(in_order.is_some());
+                }
+            }
+        }
+        assert!(faulty > 1000 && clear > 1000, "{faulty} {clear}");
+    }
+
     /// The screen decides as [`faults::check_string`] on the converted codes, for every class,
     /// commands from off to over nominal, and every code of one lane against codes on and
     /// around the other lane's thresholds.
