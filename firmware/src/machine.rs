@@ -2018,7 +2018,7 @@ mod tests {
                         adc.string_current[s] = codes.near(current_at[i], 3);
                         adc.string_voltage[s] = codes.near(voltage_at[j], 3);
                     }
-                    if codes.next() % 4 == 0 {
+                    if codes.next().is_multiple_of(4) {
                         // A pair apart by about the slack: the pair test's edge.
                         let slack = screen.checked_pair_slack_codes[0].min(4000);
                         let low = u32::from(adc.string_voltage[0]);
