@@ -732,8 +732,8 @@ pub struct Firmware<V: Variant = Reference> {
     string_screen: StringScreen,
     /// The calibration's constants of the string sense.
     string_constants: StringConstants,
-    /// The covered monitor's gain for a [`TREAT_TICK_MS`] step ([`thermal::covered_gain`]).
-    covered_tick_gain: f32,
+    /// The quotients of a [`TREAT_TICK_MS`] step, computed once.
+    tick: TickConstants,
     warning: bool,
     next_persist_ms: u64,
     last_dose_mj_cm2: u32,
@@ -742,6 +742,27 @@ pub struct Firmware<V: Variant = Reference> {
     contact_lost_since_ms: Option<u64>,
     /// What only the last step knew, for [`Self::diagnostics`]; the rest of the view is state.
     last_step: StepView,
+}
+
+/// The divisions of a control tick whose operands are all constant for a [`TREAT_TICK_MS`] step,
+/// done once at boot: the step takes these when the step is a tick and divides otherwise (the
+/// same quotients). Held as data rather than as `const`s: given a constant, the compiler proves
+/// that the quotient for the tick equals the division and divides on every tick again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TickConstants {
+    /// The covered monitor's gain for a tick ([`thermal::covered_gain`]).
+    covered_gain: f32,
+    /// A tick in minutes, for the CEM43 increment ([`thermal::cem43_minutes`]).
+    cem43_minutes: f32,
+}
+
+impl TickConstants {
+    fn new(cal: &DeviceCalibration) -> TickConstants {
+        TickConstants {
+            covered_gain: thermal::covered_gain(TREAT_TICK_MS, cal.board_tau_s),
+            cem43_minutes: thermal::cem43_minutes(TREAT_TICK_MS),
+        }
+    }
 }
 
 /// The part of [`Diagnostics`] that lives only for one step.
@@ -800,7 +821,7 @@ impl<V: Variant> Firmware<V> {
             rate_k_per_s: [0.0; 3],
             string_screen: StringScreen::new(Command::default(), calibration(class)),
             string_constants: StringConstants::new(calibration(class)),
-            covered_tick_gain: thermal::covered_gain(TREAT_TICK_MS, calibration(class).board_tau_s),
+            tick: TickConstants::new(calibration(class)),
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
@@ -1103,6 +1124,7 @@ impl<V: Variant> Firmware<V> {
         let cal = self.cal;
         let command = self.command;
         let variant = self.variant;
+        let tick_minutes = self.tick.cem43_minutes;
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -1111,7 +1133,12 @@ impl<V: Variant> Firmware<V> {
             // codes its own way gets the formula.
             let increment = match temps.contact_max_counts {
                 Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
-                    tick_minutes(elapsed) * thermal::cem43_rate_at_code(counts)
+                    let minutes = if elapsed == TREAT_TICK_MS {
+                        tick_minutes
+                    } else {
+                        thermal::cem43_minutes(elapsed)
+                    };
+                    minutes * thermal::cem43_rate_at_code(counts)
                 }
                 _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
             };
@@ -1694,7 +1721,7 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
-        let tick_gain = self.covered_tick_gain;
+        let tick_gain = self.tick.covered_gain;
         let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
@@ -1808,18 +1835,6 @@ impl<V: Variant> Firmware<V> {
                 .saturating_sub(now)
                 .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
         }
-    }
-}
-
-/// A step of `elapsed_ms` in minutes ([`thermal::cem43_minutes`]), the control tick's from a
-/// constant.
-#[inline]
-fn tick_minutes(elapsed_ms: u32) -> f32 {
-    const TICK_MINUTES: f32 = thermal::cem43_minutes(TREAT_TICK_MS);
-    if elapsed_ms == TREAT_TICK_MS {
-        TICK_MINUTES
-    } else {
-        thermal::cem43_minutes(elapsed_ms)
     }
 }
 
