@@ -437,16 +437,20 @@ struct StringScreen {
     compliance_code: u32,
     /// Per string, [`Self::check`]'s thresholds spread over the four lanes for
     /// [`Self::all_clear`]: the channel's `over_code` ([`NO_CODE`] on strings not fitted) ...
-    lane_over_code: [u32; MAX_STRINGS],
+    /// (`i32`, as are the codes there: every code and threshold is at most 2¹⁶, and x86's SIMD
+    /// compares are signed)
+    lane_over_code: [i32; MAX_STRINGS],
     /// ... its `open_code` where the open and short tests run (at least
     /// [`faults::MIN_CHECKED_MA`] expected), else 0, which no code is below ...
-    lane_open_code: [u32; MAX_STRINGS],
+    lane_open_code: [i32; MAX_STRINGS],
     /// ... and its `short_code` likewise.
-    lane_short_code: [u32; MAX_STRINGS],
+    lane_short_code: [i32; MAX_STRINGS],
     /// Per channel, the largest difference of its two strings' voltage codes that cannot fail
-    /// the pair test ([`pair_slack_codes`]); `u32::MAX` where the test does not run (one
+    /// the pair test ([`pair_slack_codes`]); `i32::MAX` where the test does not run (one
     /// string, or less than [`faults::MIN_CHECKED_MA`] expected).
-    pair_slack_codes: [u32; MAX_CHANNELS],
+    pair_slack_codes: [i32; MAX_CHANNELS],
+    /// `open_voltage_code` and `compliance_code` as `i32`, for [`Self::all_clear`].
+    lane_voltage_codes: [i32; 2],
     /// Per channel, the output model's current-only part at the command's current,
     /// [`channel_flux_mw_cm2`], mW/cm² (0 on channels not fitted): a session drives one current.
     flux_mw_cm2: [f32; MAX_CHANNELS],
@@ -521,14 +525,20 @@ impl StringScreen {
             short_code: [0; MAX_CHANNELS],
             open_voltage_code: first_code_from(compliance_mv * per_mv, |v| mv(v) > compliance_mv),
             compliance_code: first_code_from(compliance_mv * per_mv, |v| mv(v) >= compliance_mv),
-            lane_over_code: [NO_CODE; MAX_STRINGS],
+            lane_over_code: [NO_CODE as i32; MAX_STRINGS],
             lane_open_code: [0; MAX_STRINGS],
             lane_short_code: [0; MAX_STRINGS],
-            pair_slack_codes: [u32::MAX; MAX_CHANNELS],
+            pair_slack_codes: [i32::MAX; MAX_CHANNELS],
+            lane_voltage_codes: [0; 2],
             flux_mw_cm2: [0.0; MAX_CHANNELS],
             duty_fraction: [0.0; MAX_CHANNELS],
             checked_pair_slack_codes: [u32::MAX; MAX_CHANNELS],
         };
+        // Codes and thresholds are at most `NO_CODE` = 2¹⁶: exact in `i32`.
+        screen.lane_voltage_codes = [
+            screen.open_voltage_code.min(NO_CODE) as i32,
+            screen.compliance_code.min(NO_CODE) as i32,
+        ];
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let short_mv = faults::short_threshold_mv(ch);
@@ -569,15 +579,17 @@ impl StringScreen {
             let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
             self.open_code[c] = first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
             let checked = expected_ma >= faults::MIN_CHECKED_MA;
+            // Codes and thresholds are at most `NO_CODE` = 2¹⁶: exact in `i32`.
+            let code = |threshold: u32| threshold.min(NO_CODE) as i32;
             for s in cal.strings_of(c) {
-                self.lane_over_code[s] = self.over_code[c];
-                self.lane_open_code[s] = if checked { self.open_code[c] } else { 0 };
-                self.lane_short_code[s] = if checked { self.short_code[c] } else { 0 };
+                self.lane_over_code[s] = code(self.over_code[c]);
+                self.lane_open_code[s] = if checked { code(self.open_code[c]) } else { 0 };
+                self.lane_short_code[s] = if checked { code(self.short_code[c]) } else { 0 };
             }
             self.pair_slack_codes[c] = if checked {
-                self.checked_pair_slack_codes[c]
+                self.checked_pair_slack_codes[c].min(i32::MAX as u32) as i32
             } else {
-                u32::MAX
+                i32::MAX
             };
             self.flux_mw_cm2[c] = channel_flux_mw_cm2(ch, command.current_ma[c]);
             self.duty_fraction[c] = dose::duty_fraction(command.duty_permille[c]);
@@ -591,20 +603,20 @@ impl StringScreen {
     /// wrong, and then the per-string decisions need not be taken one by one.
     #[inline]
     fn all_clear(&self, adc: &AdcFrame) -> bool {
+        let [open_voltage, compliance] = self.lane_voltage_codes;
         let mut flagged = false;
         for s in 0..MAX_STRINGS {
-            let current = u32::from(adc.string_current[s]);
-            let voltage = u32::from(adc.string_voltage[s]);
+            let current = i32::from(adc.string_current[s]);
+            let voltage = i32::from(adc.string_voltage[s]);
             flagged |= (current >= self.lane_over_code[s])
-                | ((current < self.lane_open_code[s]) & (voltage >= self.open_voltage_code))
+                | ((current < self.lane_open_code[s]) & (voltage >= open_voltage))
                 | (voltage < self.lane_short_code[s]);
         }
         for c in 0..MAX_CHANNELS {
-            let a = u32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL]);
-            let b = u32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL + 1]);
-            flagged |= (a.abs_diff(b) > self.pair_slack_codes[c])
-                & (a < self.compliance_code)
-                & (b < self.compliance_code);
+            let a = i32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL]);
+            let b = i32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL + 1]);
+            flagged |=
+                ((a - b).abs() > self.pair_slack_codes[c]) & (a < compliance) & (b < compliance);
         }
         !flagged
     }
