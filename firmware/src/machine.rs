@@ -24,7 +24,7 @@ use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
 };
 use crate::programs::{Program, nominal_irradiance_mw_cm2, programs};
-use crate::thermal::{self, CoveredMonitor, LIMITS};
+use crate::thermal::{self, CoveredMonitor, JunctionRamp, LIMITS};
 use crate::variant::{Reference, Variant};
 
 /// Control tick while a session runs or anything is pending, ms (brief: 10 ms).
@@ -758,7 +758,7 @@ pub struct Firmware<V: Variant = Reference> {
 
 /// The divisions of a control tick whose operands are all constant for a [`TREAT_TICK_MS`] step,
 /// done once at boot: the step takes these when the step is a tick and divides otherwise (the
-/// same quotients). Held as data rather than as `const`s: given a constant, the compiler proves
+/// same quotients); and the junction ramps' constants. Held as data rather than as `const`s: given a constant, the compiler proves
 /// that the quotient for the tick equals the division and divides on every tick again.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct TickConstants {
@@ -766,6 +766,8 @@ struct TickConstants {
     covered_gain: f32,
     /// A tick in minutes, for the CEM43 increment ([`thermal::cem43_minutes`]).
     cem43_minutes: f32,
+    /// Per channel, the junction derating's constants (any on channels not fitted).
+    junction_ramps: [JunctionRamp; MAX_CHANNELS],
 }
 
 impl TickConstants {
@@ -773,6 +775,9 @@ impl TickConstants {
         TickConstants {
             covered_gain: thermal::covered_gain(TREAT_TICK_MS, cal.board_tau_s),
             cem43_minutes: thermal::cem43_minutes(TREAT_TICK_MS),
+            junction_ramps: cal
+                .channels
+                .map(|ch| JunctionRamp::new(ch.map_or(f32::NAN, |ch| ch.t_j_max_c))),
         }
     }
 }
@@ -1734,6 +1739,7 @@ impl<V: Variant> Firmware<V> {
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
         let tick_gain = self.tick.covered_gain;
+        let ramps = self.tick.junction_ramps;
         let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
@@ -1767,8 +1773,8 @@ impl<V: Variant> Firmware<V> {
         };
         let mut f = [0.0; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
-            if let Some(ch) = ch {
-                f[c] = contact * thermal::junction_derate(junction_c[c], ch.t_j_max_c) * cover;
+            if ch.is_some() {
+                f[c] = contact * ramps[c].derate(junction_c[c]) * cover;
             }
         }
         (f, covered)
