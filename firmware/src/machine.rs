@@ -888,12 +888,12 @@ impl<V: Variant> Firmware<V> {
                 self.session.as_ref().is_some_and(|s| s.covered.covered),
             )
         };
-        let command = self.drive(duty_factor);
+        let (command, derated) = self.drive(duty_factor);
         self.command = command;
 
         let nvm_write = self.persist_and_poll(now);
 
-        self.update_warning(&temps, covered, duty_factor);
+        self.update_warning(&temps, covered, derated);
         self.finish_step(input, &temps, duty_factor, covered, command, nvm_write, now)
     }
 
@@ -981,12 +981,12 @@ impl<V: Variant> Firmware<V> {
     // Inline in both step paths (see `step_at_rest`).
     #[inline(always)]
     fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
-        OutputFrame {
+        let mut out = OutputFrame {
             duty_permille: command.duty_permille,
             current_ma: command.current_ma,
             hw_enable: command.hw_enable,
             indicator: self.indicator(),
-            nvm_write,
+            nvm_write: None,
             next_wake_ms: self.next_wake(now),
             state: self.phase.session_state() as u8,
             detail: self.phase.detail(),
@@ -995,7 +995,13 @@ impl<V: Variant> Firmware<V> {
                 .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
             fault_code: self.fault.map_or(0, Fault::code),
+        };
+        // Copied only when there is one: `Some` is rare and the record is 67 bytes, which a
+        // move of the whole `Option` copied into the frame on every step.
+        if nvm_write.is_some() {
+            out.nvm_write = nvm_write;
         }
+        out
     }
 
     /// The device class this firmware was booted as.
@@ -1780,20 +1786,27 @@ impl<V: Variant> Firmware<V> {
         (f, covered)
     }
 
-    fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> Command {
+    /// The command for `duty_factor`, and whether a channel the program drives is derated (for
+    /// the warning: both need the treating phase and the program's channels).
+    fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> (Command, bool) {
         let Some(s) = self
             .session
             .as_ref()
             .filter(|_| self.phase == Phase::Treating)
         else {
-            return Command::default();
+            return (Command::default(), false);
         };
         let mut cmd = Command {
             hw_enable: true,
             ..Command::default()
         };
+        let mut derated = false;
         for (c, factor) in duty_factor.into_iter().enumerate() {
-            if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
+            if s.program.current_ma[c] == 0 {
+                continue;
+            }
+            derated |= factor < 1.0;
+            if self.cal.channels[c].is_some() {
                 cmd.current_ma[c] = s.program.current_ma[c];
                 // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
                 // saturation for any factor.
@@ -1807,15 +1820,13 @@ impl<V: Variant> Firmware<V> {
                 cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
             }
         }
-        cmd
+        (cmd, derated)
     }
 
-    fn update_warning(&mut self, temps: &Temps, covered: bool, duty_factor: [f32; MAX_CHANNELS]) {
+    /// The warning: the contact temperature's, the covered verdict, or a driven channel derated
+    /// ([`Self::drive`]).
+    fn update_warning(&mut self, temps: &Temps, covered: bool, derated: bool) {
         self.update_contact_warning(temps);
-        let derated = self.phase == Phase::Treating
-            && self.session.as_ref().is_some_and(|s| {
-                (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
-            });
         self.warning |= covered || derated;
     }
 
