@@ -675,6 +675,18 @@ struct Session {
     /// The hot-spot sensor was found detached (reported on every later step so it can be
     /// confirmed: the blinded drive would otherwise invalidate the evidence).
     spot_lost: bool,
+    /// The largest hot-spot excess among the samples, K ([`spot_excess_max_k`]).
+    spot_excess_max_k: f32,
+}
+
+/// The largest excess of the hot-spot samples, K (`f32::max`, which passes over NaN; NaN when
+/// there is none). The check's `x − excess > drop` rounds monotonically in `x` (a NaN or
+/// `∞ − ∞` difference fails every comparison), so when it fails for this value it fails for
+/// every sample: one subtraction screens the samples on a control tick.
+fn spot_excess_max_k(spot: &[Option<SpotSample>; SPOT_SAMPLES]) -> f32 {
+    spot.iter()
+        .flatten()
+        .fold(f32::NAN, |max, sample| max.max(sample.excess_k))
 }
 
 /// One sample of the hot-spot check.
@@ -1382,11 +1394,14 @@ impl<V: Variant> Firmware<V> {
             && s.treated_ms >= NTC_SETTLE_MS
         {
             let excess_k = a - b;
-            let dropped = s.spot.iter().flatten().any(|was| {
-                was.excess_k - excess_k > SPOT_DROP_K
-                    && was.spot_c - a > SPOT_DROP_K / 2.0
-                    && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
-            });
+            // `x − excess_k` rounds monotonically in `x`: no sample's excess fell by more than
+            // the drop unless the largest one's did ([`Session::spot_excess_max_k`]).
+            let dropped = s.spot_excess_max_k - excess_k > SPOT_DROP_K
+                && s.spot.iter().flatten().any(|was| {
+                    was.excess_k - excess_k > SPOT_DROP_K
+                        && was.spot_c - a > SPOT_DROP_K / 2.0
+                        && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
+                });
             if dropped {
                 s.spot_lost = true;
                 return f(FaultKind::NtcImplausible, 0);
@@ -1400,6 +1415,7 @@ impl<V: Variant> Firmware<V> {
                     min_duty_since: duty,
                 });
                 s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
+                s.spot_excess_max_k = spot_excess_max_k(&s.spot);
             }
         }
         let low = contact
@@ -1651,6 +1667,7 @@ impl<V: Variant> Firmware<V> {
                     spot: [None; SPOT_SAMPLES],
                     spot_next_ms: NTC_SETTLE_MS,
                     spot_lost: false,
+                    spot_excess_max_k: spot_excess_max_k(&[None; SPOT_SAMPLES]),
                     fan_bad_ms: 0,
                 });
                 self.phase = Phase::Arming { ticket };
@@ -1980,6 +1997,63 @@ mod tests {
             }
         }
         assert_eq!(compared, 20_000 * CALIBRATION.len() as u32);
+    }
+
+    /// The largest sample's excess screens the hot-spot drop test: whenever some sample's
+    /// excess fell by more than the drop, the largest one's did, on excesses around the drop's
+    /// edge (to units in the last place), large, and non-finite, with samples missing.
+    #[test]
+    fn spot_excess_max_screens_every_sample() {
+        let mut codes = Codes(5);
+        let mut edge = [0.0f32; 40];
+        for (k, e) in edge.iter_mut().enumerate() {
+            *e = f32::from_bits(SPOT_DROP_K.to_bits() - 20 + k as u32);
+        }
+        let specials = [
+            0.0,
+            -0.0,
+            1.0e30,
+            -1.0e30,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let pick = |codes: &mut Codes| -> f32 {
+            match codes.next() % 4 {
+                0 => specials[codes.next() as usize % specials.len()],
+                1 => edge[codes.next() as usize % edge.len()] - 1.5,
+                _ => codes.near(4000, 4000) as f32 / 500.0 - 4.0,
+            }
+        };
+        let (mut screened, mut dropped) = (0u32, 0u32);
+        for _ in 0..200_000 {
+            let mut spot = [None; SPOT_SAMPLES];
+            for sample in &mut spot {
+                if !codes.next().is_multiple_of(5) {
+                    *sample = Some(SpotSample {
+                        excess_k: pick(&mut codes),
+                        spot_c: 35.0,
+                        duty: 500,
+                        min_duty_since: 500,
+                    });
+                }
+            }
+            let now = pick(&mut codes);
+            let any = spot
+                .iter()
+                .flatten()
+                .any(|was| was.excess_k - now > SPOT_DROP_K);
+            if spot_excess_max_k(&spot) - now > SPOT_DROP_K {
+                dropped += u32::from(any);
+            } else {
+                assert!(!any, "{spot:?} now {now}");
+                screened += 1;
+            }
+        }
+        assert!(
+            screened > 10_000 && dropped > 10_000,
+            "{screened} {dropped}"
+        );
     }
 
     /// The pair test's slack holds for every pair of codes that far apart, on every two-string
