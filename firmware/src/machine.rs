@@ -993,15 +993,32 @@ impl<V: Variant> Firmware<V> {
     // Inline in both step paths (see `step_at_rest`).
     #[inline(always)]
     fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
+        // The phase's four fields from one test while treating (the control tick's phase):
+        // what `indicator`, `next_wake`, `session_state` and `detail` give for `Treating`.
+        let (indicator, next_wake_ms, state, detail) = if self.phase == Phase::Treating {
+            let indicator = if self.warning {
+                Indicator::Warning
+            } else {
+                Indicator::Treating
+            };
+            (indicator, TREAT_TICK_MS, SessionState::Treating, 0x30)
+        } else {
+            (
+                self.indicator(),
+                self.next_wake(now),
+                self.phase.session_state(),
+                self.phase.detail(),
+            )
+        };
         let mut out = OutputFrame {
             duty_permille: command.duty_permille,
             current_ma: command.current_ma,
             hw_enable: command.hw_enable,
-            indicator: self.indicator(),
+            indicator,
             nvm_write: None,
-            next_wake_ms: self.next_wake(now),
-            state: self.phase.session_state() as u8,
-            detail: self.phase.detail(),
+            next_wake_ms,
+            state: state as u8,
+            detail,
             dose_estimate_mj_cm2: self
                 .session
                 .as_ref()
@@ -2054,6 +2071,43 @@ mod tests {
             screened > 10_000 && dropped > 10_000,
             "{screened} {dropped}"
         );
+    }
+
+    /// The output frame's treating shortcut gives what the phase's own functions give, with
+    /// the warning on and off, the writer idle and busy, and a fault candidate or none.
+    #[test]
+    fn treating_frame_fields_are_the_phase_functions() {
+        let mut compared = 0;
+        for cal in &CALIBRATION {
+            // A blank NVM makes the writer busy with the genesis record; a step later it is not.
+            let mut fw = Firmware::boot(cal.class, &[0xFF; NVM_SIZE]);
+            for round in 0..8 {
+                fw.phase = Phase::Treating;
+                fw.warning = round % 2 == 0;
+                fw.candidate = (round % 4 < 2).then_some((
+                    Fault {
+                        kind: FaultKind::NtcOpen,
+                        index: 0,
+                    },
+                    0,
+                ));
+                let now = fw.uptime_ms;
+                let out = fw.outputs(Command::default(), None, now);
+                assert_eq!(out.indicator, fw.indicator());
+                assert_eq!(out.next_wake_ms, fw.next_wake(now));
+                assert_eq!(out.state, fw.phase.session_state() as u8);
+                assert_eq!(out.detail, fw.phase.detail());
+                compared += 1;
+                if round == 3 {
+                    let mut input = InputFrame::default();
+                    input.adc.contact_ntc = [2000; MAX_CONTACT_NTCS];
+                    input.adc.board_ntc = 2000;
+                    fw.phase = Phase::Idle;
+                    fw.step(&input);
+                }
+            }
+        }
+        assert_eq!(compared, 8 * CALIBRATION.len());
     }
 
     /// The pair test's slack holds for every pair of codes that far apart, on every two-string
