@@ -83,8 +83,31 @@ pub fn irradiance_from_flux_uw_cm2(
     thermal_factor: f32,
     distance_factor: f32,
 ) -> u32 {
-    let e_mw_cm2 =
-        flux_mw_cm2 * thermal_factor * (f32::from(duty_permille) / 1000.0) * distance_factor;
+    irradiance_from_fraction_uw_cm2(
+        flux_mw_cm2,
+        duty_fraction(duty_permille),
+        thermal_factor,
+        distance_factor,
+    )
+}
+
+/// A duty in ‰ as the fraction [`irradiance_from_flux_uw_cm2`] multiplies by (‰ / 1000): a
+/// command held for many ticks can keep it.
+#[inline]
+pub fn duty_fraction(duty_permille: u16) -> f32 {
+    f32::from(duty_permille) / 1000.0
+}
+
+/// [`irradiance_from_flux_uw_cm2`] with the duty already a fraction ([`duty_fraction`]),
+/// µW/cm²; the same operations in the same order.
+#[inline]
+pub fn irradiance_from_fraction_uw_cm2(
+    flux_mw_cm2: f32,
+    duty_fraction: f32,
+    thermal_factor: f32,
+    distance_factor: f32,
+) -> u32 {
+    let e_mw_cm2 = flux_mw_cm2 * thermal_factor * duty_fraction * distance_factor;
     round_to_u32(e_mw_cm2 * 1000.0)
 }
 
@@ -96,11 +119,9 @@ pub fn irradiance_from_flux_uw_cm2(
 #[inline]
 pub fn round_to_u32(x: f32) -> u32 {
     let i = x as u32;
-    if x - i as f32 >= 0.5 {
-        i.saturating_add(1)
-    } else {
-        i
-    }
+    // Without a branch: whether the fraction reaches ½ is data, right about half the time
+    // (measured: a third of these branches mispredicted in the runner week).
+    i.saturating_add(u32::from(x - i as f32 >= 0.5))
 }
 
 /// Delivered fluence of one session, per channel, as the firmware estimates it.

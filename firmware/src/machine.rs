@@ -9,14 +9,14 @@
 
 use crate::boundary::{
     AdcFrame, Indicator, InputFrame, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, NVM_SIZE,
-    NvmWrite, OutputFrame, SessionState, buttons, hw,
+    NvmWrite, OutputFrame, STRINGS_PER_CHANNEL, SessionState, buttons, hw,
 };
 use crate::device::{
     DeviceCalibration, DeviceClass, PANEL_MAX_DISTANCE_MM, PANEL_MIN_DISTANCE_MM, calibration,
     panel_distance_factor,
 };
 use crate::dose::{
-    DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_flux_uw_cm2, round_to_u32,
+    self, DoseMeter, PeakScreen, channel_flux_mw_cm2, irradiance_from_fraction_uw_cm2, round_to_u32,
 };
 use crate::faults::{self, BOARD_NTC, CONFIRM_MS, Fault, FaultKind, NTC_PAIR};
 use crate::ntc::{self, NtcReading};
@@ -24,7 +24,7 @@ use crate::nvm::{
     self, FLUENCE_QUANTUM_MJ_CM2, HISTORY_LOCKOUT_S, Ledger, LoadStatus, NvmWriter, SessionEntry,
 };
 use crate::programs::{Program, nominal_irradiance_mw_cm2, programs};
-use crate::thermal::{self, CoveredMonitor, LIMITS};
+use crate::thermal::{self, CoveredMonitor, JunctionRamp, LIMITS};
 use crate::variant::{Reference, Variant};
 
 /// Control tick while a session runs or anything is pending, ms (brief: 10 ms).
@@ -316,7 +316,7 @@ impl Temps {
 /// checks compare the codes themselves, [`StringScreen`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct StringSense {
-    /// Voltage per string while driven, mV ([`string_mv`]); 0 on strings not fitted.
+    /// Voltage per string while driven, mV ([`string_mv`]); read only on fitted strings.
     mv: [f32; MAX_STRINGS],
     /// Heat per LED of each channel, W: the mean over its strings of the string's heat
     /// `P_el (1 − WPE)` (`P_el = I·V`, mA × mV / 10⁶; domain.md §3.1) shared by its LEDs.
@@ -327,25 +327,81 @@ struct StringSense {
 }
 
 impl StringSense {
+    /// The sense of one step's codes. Every lane is converted, fitted or not, in one pass over
+    /// arrays (four divisions of four lanes each instead of sixteen scalar ones on the tick's
+    /// critical path: the junction estimate, the dose and the duty wait for them); the constants
+    /// make a lane not fitted add +0.0, which leaves the sums as the string-by-string loop over
+    /// the fitted strings made them ([`StringConstants`]).
     // Inline: returned through memory from a call, the sense cost 7 more instructions a tick.
     #[inline(always)]
-    fn sample(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
-        let mut sense = StringSense::default();
+    fn sample(adc: &AdcFrame, k: &StringConstants) -> StringSense {
+        let mut mv = [0.0; MAX_STRINGS];
+        let mut heat_w = [0.0; MAX_STRINGS];
+        let mut per_led_w = [0.0; MAX_STRINGS];
+        for s in 0..MAX_STRINGS {
+            mv[s] = string_mv(adc, s);
+            // P_el (1 − WPE), mA × mV / 10⁶ = W (domain.md §3.1).
+            heat_w[s] = string_ma(adc, s) * mv[s] / 1.0e6 * k.heat_fraction[s];
+            // `heat / leds / n`, with `/ n` as `× (1/n)`: the same correctly rounded quotient.
+            per_led_w[s] = heat_w[s] / k.leds[s] * k.per_string[s];
+        }
+        let mut sense = StringSense {
+            mv,
+            ..StringSense::default()
+        };
+        for (c, h) in sense.heat_per_led_w.iter_mut().enumerate() {
+            for w in &per_led_w[c * STRINGS_PER_CHANNEL..(c + 1) * STRINGS_PER_CHANNEL] {
+                *h += w;
+            }
+        }
+        for w in heat_w {
+            sense.total_heat_w += w;
+        }
+        sense
+    }
+}
+
+/// The calibration constants of [`StringSense::sample`], per boundary string, taken once at
+/// boot.
+///
+/// A string not fitted gets a heat fraction of 0: its heat is `p × 0 = +0.0` (`p`, a product
+/// of non-negative finite conversions, is itself non-negative and finite), and adding +0.0 to a
+/// sum that started at +0.0 never changes it (such a sum is never −0.0). So summing every lane
+/// gives, bit for bit, what summing only the fitted strings gave.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct StringConstants {
+    /// `1 − WPE` of the string's channel (the part of the electrical power that is heat,
+    /// domain.md §3.1), computed as the per-string loop computed it; 0 on strings not fitted.
+    heat_fraction: [f32; MAX_STRINGS],
+    /// LEDs per string of the string's channel; 1 on strings not fitted.
+    leds: [f32; MAX_STRINGS],
+    /// `1/n` for the `n` strings of the string's channel; 1 on strings not fitted. `n` is 1 or
+    /// 2 ([`STRINGS_PER_CHANNEL`]), a power of two, so `1/n` is exact and `x × (1/n)` is the
+    /// correctly rounded `x / n` for every `x`.
+    per_string: [f32; MAX_STRINGS],
+}
+
+// `1/n` is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
+const _: () = assert!(STRINGS_PER_CHANNEL <= 2);
+
+impl StringConstants {
+    fn new(cal: &DeviceCalibration) -> StringConstants {
+        let mut k = StringConstants {
+            heat_fraction: [0.0; MAX_STRINGS],
+            leds: [1.0; MAX_STRINGS],
+            per_string: [1.0; MAX_STRINGS],
+        };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let strings = cal.strings_of(c);
             let n = strings.len() as f32;
-            let leds = f32::from(ch.leds_per_string);
-            for st in strings {
-                let ma = string_ma(adc, st);
-                let mv = string_mv(adc, st);
-                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
-                sense.mv[st] = mv;
-                sense.heat_per_led_w[c] += heat_w / leds / n;
-                sense.total_heat_w += heat_w;
+            for s in strings {
+                k.heat_fraction[s] = 1.0 - ch.wpe;
+                k.leds[s] = f32::from(ch.leds_per_string);
+                k.per_string[s] = 1.0 / n;
             }
         }
-        sense
+        k
     }
 }
 
@@ -379,6 +435,45 @@ struct StringScreen {
     open_voltage_code: u32,
     /// The first voltage code not below that fraction of the rail (below it the sink regulates).
     compliance_code: u32,
+    /// Per string, [`Self::check`]'s thresholds spread over the four lanes for
+    /// [`Self::all_clear`]: the channel's `over_code` ([`NO_CODE`] on strings not fitted) ...
+    /// (`i32`, as are the codes there: every code and threshold is at most 2¹⁶, and x86's SIMD
+    /// compares are signed)
+    lane_over_code: [i32; MAX_STRINGS],
+    /// ... its `open_code` where the open and short tests run (at least
+    /// [`faults::MIN_CHECKED_MA`] expected), else 0, which no code is below ...
+    lane_open_code: [i32; MAX_STRINGS],
+    /// ... and its `short_code` likewise.
+    lane_short_code: [i32; MAX_STRINGS],
+    /// Per channel, the largest difference of its two strings' voltage codes that cannot fail
+    /// the pair test ([`pair_slack_codes`]); `i32::MAX` where the test does not run (one
+    /// string, or less than [`faults::MIN_CHECKED_MA`] expected).
+    pair_slack_codes: [i32; MAX_CHANNELS],
+    /// `open_voltage_code` and `compliance_code` as `i32`, for [`Self::all_clear`].
+    lane_voltage_codes: [i32; 2],
+    /// Per channel, the output model's current-only part at the command's current,
+    /// [`channel_flux_mw_cm2`], mW/cm² (0 on channels not fitted): a session drives one current.
+    flux_mw_cm2: [f32; MAX_CHANNELS],
+    /// Per channel, the command's duty as a fraction ([`dose::duty_fraction`]).
+    duty_fraction: [f32; MAX_CHANNELS],
+    /// Per channel, the pair test's slack for a checked pair ([`pair_slack_codes`]).
+    checked_pair_slack_codes: [u32; MAX_CHANNELS],
+}
+
+/// The largest difference of two strings' voltage codes for which the pair test
+/// (`mv(a) − mv(b) > limit`, [`string_mv`]) cannot fail, for a `limit_mv` (mV).
+///
+/// Why it is safe: a code converts to `x·40 000/4095` mV through two roundings, each within
+/// 2⁻²⁴ relative, so every converted value (≤ 640 157 mV for a `u16` code) is within 0.08 mV of
+/// the exact one, and the f32 subtraction of two such values adds at most 0.04 mV: for codes
+/// `d` apart the computed difference is at most `d · 40 000/4095 + 0.2` mV. With `d` at most
+/// `(limit − 1 mV)` in codes it stays below the limit (the f32 rounding of the bound itself
+/// moves it by far less than the 0.8 mV left). The tests check it for every code of every
+/// calibration.
+fn pair_slack_codes(limit_mv: f32) -> u32 {
+    let per_mv = f32::from(hw::ADC_MAX) / hw::STRING_VOLTAGE_FULL_SCALE_MV;
+    // `as` saturates: a limit under 1 mV gives 0 (equal codes only).
+    ((limit_mv - 1.0) * per_mv) as u32
 }
 
 /// One past the largest code a `u16` ADC lane can carry: "no code" for a threshold.
@@ -430,11 +525,29 @@ impl StringScreen {
             short_code: [0; MAX_CHANNELS],
             open_voltage_code: first_code_from(compliance_mv * per_mv, |v| mv(v) > compliance_mv),
             compliance_code: first_code_from(compliance_mv * per_mv, |v| mv(v) >= compliance_mv),
+            lane_over_code: [NO_CODE as i32; MAX_STRINGS],
+            lane_open_code: [0; MAX_STRINGS],
+            lane_short_code: [0; MAX_STRINGS],
+            pair_slack_codes: [i32::MAX; MAX_CHANNELS],
+            lane_voltage_codes: [0; 2],
+            flux_mw_cm2: [0.0; MAX_CHANNELS],
+            duty_fraction: [0.0; MAX_CHANNELS],
+            checked_pair_slack_codes: [u32::MAX; MAX_CHANNELS],
         };
+        // Codes and thresholds are at most `NO_CODE` = 2¹⁶: exact in `i32`.
+        screen.lane_voltage_codes = [
+            screen.open_voltage_code.min(NO_CODE) as i32,
+            screen.compliance_code.min(NO_CODE) as i32,
+        ];
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
             let short_mv = faults::short_threshold_mv(ch);
             screen.short_code[c] = first_code_from(short_mv * per_mv, |v| mv(v) >= short_mv);
+            if cal.strings_of(c).len() == 2 {
+                // The limit as `find_string_fault` computes it.
+                let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
+                screen.checked_pair_slack_codes[c] = pair_slack_codes(limit);
+            }
         }
         screen.set_command(command, cal);
         screen
@@ -447,9 +560,7 @@ impl StringScreen {
             |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
         self.command = command;
         for (c, ch) in cal.channels.iter().enumerate() {
-            if ch.is_none() {
-                continue;
-            }
+            let Some(ch) = ch else { continue };
             let expected_ma = if command.hw_enable {
                 f32::from(command.current_ma[c]) * f32::from(command.duty_permille[c]) / 1000.0
             } else {
@@ -467,7 +578,47 @@ impl StringScreen {
             };
             let open_below_ma = expected_ma * faults::OPEN_CURRENT_FRACTION;
             self.open_code[c] = first_code_from(open_below_ma * per_ma, |i| ma(i) >= open_below_ma);
+            let checked = expected_ma >= faults::MIN_CHECKED_MA;
+            // Codes and thresholds are at most `NO_CODE` = 2¹⁶: exact in `i32`.
+            let code = |threshold: u32| threshold.min(NO_CODE) as i32;
+            for s in cal.strings_of(c) {
+                self.lane_over_code[s] = code(self.over_code[c]);
+                self.lane_open_code[s] = if checked { code(self.open_code[c]) } else { 0 };
+                self.lane_short_code[s] = if checked { code(self.short_code[c]) } else { 0 };
+            }
+            self.pair_slack_codes[c] = if checked {
+                self.checked_pair_slack_codes[c].min(i32::MAX as u32) as i32
+            } else {
+                i32::MAX
+            };
+            self.flux_mw_cm2[c] = channel_flux_mw_cm2(ch, command.current_ma[c]);
+            self.duty_fraction[c] = dose::duty_fraction(command.duty_permille[c]);
         }
+    }
+
+    /// Whether no string of `adc` can fail a check: [`Self::check`] finds nothing on any
+    /// string and no pair test can fail. A lane's test is [`Self::check`]'s conditions with the
+    /// lane thresholds, which make the tests that do not run false; the pair test cannot fail
+    /// within [`Self::pair_slack_codes`]. Lane by lane without branches: usually nothing is
+    /// wrong, and then the per-string decisions need not be taken one by one.
+    #[inline]
+    fn all_clear(&self, adc: &AdcFrame) -> bool {
+        let [open_voltage, compliance] = self.lane_voltage_codes;
+        let mut flagged = false;
+        for s in 0..MAX_STRINGS {
+            let current = i32::from(adc.string_current[s]);
+            let voltage = i32::from(adc.string_voltage[s]);
+            flagged |= (current >= self.lane_over_code[s])
+                | ((current < self.lane_open_code[s]) & (voltage >= open_voltage))
+                | (voltage < self.lane_short_code[s]);
+        }
+        for c in 0..MAX_CHANNELS {
+            let a = i32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL]);
+            let b = i32::from(adc.string_voltage[c * STRINGS_PER_CHANNEL + 1]);
+            flagged |=
+                ((a - b).abs() > self.pair_slack_codes[c]) & (a < compliance) & (b < compliance);
+        }
+        !flagged
     }
 
     /// [`faults::check_string`] for a string of channel `c` reading these codes.
@@ -524,6 +675,18 @@ struct Session {
     /// The hot-spot sensor was found detached (reported on every later step so it can be
     /// confirmed: the blinded drive would otherwise invalidate the evidence).
     spot_lost: bool,
+    /// The largest hot-spot excess among the samples, K ([`spot_excess_max_k`]).
+    spot_excess_max_k: f32,
+}
+
+/// The largest excess of the hot-spot samples, K (`f32::max`, which passes over NaN; NaN when
+/// there is none). The check's `x − excess > drop` rounds monotonically in `x` (a NaN or
+/// `∞ − ∞` difference fails every comparison), so when it fails for this value it fails for
+/// every sample: one subtraction screens the samples on a control tick.
+fn spot_excess_max_k(spot: &[Option<SpotSample>; SPOT_SAMPLES]) -> f32 {
+    spot.iter()
+        .flatten()
+        .fold(f32::NAN, |max, sample| max.max(sample.excess_k))
 }
 
 /// One sample of the hot-spot check.
@@ -586,13 +749,15 @@ pub struct Firmware<V: Variant = Reference> {
     writer: NvmWriter,
     session: Option<Session>,
     command: Command,
-    /// Per channel, the last commanded current, mA, and its [`channel_flux_mw_cm2`], mW/cm²
-    /// (a session drives one current throughout).
-    flux_memo: [(u16, f32); MAX_CHANNELS],
     rate_ref: Option<(u64, [f32; 3])>,
     rate_k_per_s: [f32; 3],
-    /// The string checks' thresholds for the last command.
+    /// What depends only on the last command: the string checks' thresholds and the output
+    /// model's per-command parts (brought up to date at the start of each full step).
     string_screen: StringScreen,
+    /// The calibration's constants of the string sense.
+    string_constants: StringConstants,
+    /// The quotients of a [`TREAT_TICK_MS`] step, computed once.
+    tick: TickConstants,
     warning: bool,
     next_persist_ms: u64,
     last_dose_mj_cm2: u32,
@@ -601,6 +766,32 @@ pub struct Firmware<V: Variant = Reference> {
     contact_lost_since_ms: Option<u64>,
     /// What only the last step knew, for [`Self::diagnostics`]; the rest of the view is state.
     last_step: StepView,
+}
+
+/// The divisions of a control tick whose operands are all constant for a [`TREAT_TICK_MS`] step,
+/// done once at boot: the step takes these when the step is a tick and divides otherwise (the
+/// same quotients); and the junction ramps' constants. Held as data rather than as `const`s: given a constant, the compiler proves
+/// that the quotient for the tick equals the division and divides on every tick again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct TickConstants {
+    /// The covered monitor's gain for a tick ([`thermal::covered_gain`]).
+    covered_gain: f32,
+    /// A tick in minutes, for the CEM43 increment ([`thermal::cem43_minutes`]).
+    cem43_minutes: f32,
+    /// Per channel, the junction derating's constants (any on channels not fitted).
+    junction_ramps: [JunctionRamp; MAX_CHANNELS],
+}
+
+impl TickConstants {
+    fn new(cal: &DeviceCalibration) -> TickConstants {
+        TickConstants {
+            covered_gain: thermal::covered_gain(TREAT_TICK_MS, cal.board_tau_s),
+            cem43_minutes: thermal::cem43_minutes(TREAT_TICK_MS),
+            junction_ramps: cal
+                .channels
+                .map(|ch| JunctionRamp::new(ch.map_or(f32::NAN, |ch| ch.t_j_max_c))),
+        }
+    }
 }
 
 /// The part of [`Diagnostics`] that lives only for one step.
@@ -655,10 +846,11 @@ impl<V: Variant> Firmware<V> {
             writer,
             session: None,
             command: Command::default(),
-            flux_memo: flux_at_zero(calibration(class)),
             rate_ref: None,
             rate_k_per_s: [0.0; 3],
             string_screen: StringScreen::new(Command::default(), calibration(class)),
+            string_constants: StringConstants::new(calibration(class)),
+            tick: TickConstants::new(calibration(class)),
             warning: false,
             next_persist_ms: uptime_ms + UPTIME_PERSIST_MS,
             last_dose_mj_cm2: 0,
@@ -676,7 +868,10 @@ impl<V: Variant> Firmware<V> {
         if self.session.is_none() && !self.command.hw_enable {
             return self.step_at_rest(input, &temps, now);
         }
-        let sense = StringSense::sample(&input.adc, self.cal);
+        if self.string_screen.command != self.command {
+            self.string_screen.set_command(self.command, self.cal);
+        }
+        let sense = StringSense::sample(&input.adc, &self.string_constants);
         let junction_c = self.junction_estimates(&sense, temps.board);
         self.integrate(input, &temps, &junction_c, elapsed);
 
@@ -705,12 +900,12 @@ impl<V: Variant> Firmware<V> {
                 self.session.as_ref().is_some_and(|s| s.covered.covered),
             )
         };
-        let command = self.drive(duty_factor);
+        let (command, derated) = self.drive(duty_factor);
         self.command = command;
 
         let nvm_write = self.persist_and_poll(now);
 
-        self.update_warning(&temps, covered, duty_factor);
+        self.update_warning(&temps, covered, derated);
         self.finish_step(input, &temps, duty_factor, covered, command, nvm_write, now)
     }
 
@@ -798,21 +993,44 @@ impl<V: Variant> Firmware<V> {
     // Inline in both step paths (see `step_at_rest`).
     #[inline(always)]
     fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
-        OutputFrame {
+        // The phase's four fields from one test while treating (the control tick's phase):
+        // what `indicator`, `next_wake`, `session_state` and `detail` give for `Treating`.
+        let (indicator, next_wake_ms, state, detail) = if self.phase == Phase::Treating {
+            let indicator = if self.warning {
+                Indicator::Warning
+            } else {
+                Indicator::Treating
+            };
+            (indicator, TREAT_TICK_MS, SessionState::Treating, 0x30)
+        } else {
+            (
+                self.indicator(),
+                self.next_wake(now),
+                self.phase.session_state(),
+                self.phase.detail(),
+            )
+        };
+        let mut out = OutputFrame {
             duty_permille: command.duty_permille,
             current_ma: command.current_ma,
             hw_enable: command.hw_enable,
-            indicator: self.indicator(),
-            nvm_write,
-            next_wake_ms: self.next_wake(now),
-            state: self.phase.session_state() as u8,
-            detail: self.phase.detail(),
+            indicator,
+            nvm_write: None,
+            next_wake_ms,
+            state: state as u8,
+            detail,
             dose_estimate_mj_cm2: self
                 .session
                 .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
             fault_code: self.fault.map_or(0, Fault::code),
+        };
+        // Copied only when there is one: `Some` is rare and the record is 67 bytes, which a
+        // move of the whole `Option` copied into the frame on every step.
+        if nvm_write.is_some() {
+            out.nvm_write = nvm_write;
         }
+        out
     }
 
     /// The device class this firmware was booted as.
@@ -848,7 +1066,7 @@ impl<V: Variant> Firmware<V> {
         }
         let v = self.last_step;
         let session = self.session.as_ref();
-        let sense = StringSense::sample(&v.adc, self.cal);
+        let sense = StringSense::sample(&v.adc, &self.string_constants);
         Diagnostics {
             uptime_ms: self.uptime_ms,
             contact_c: v.contact_c,
@@ -955,10 +1173,10 @@ impl<V: Variant> Firmware<V> {
         junction_c: &[f32; MAX_CHANNELS],
         elapsed: u32,
     ) {
-        let distance_factor = self.distance_factor(input);
         let cal = self.cal;
         let command = self.command;
         let variant = self.variant;
+        let tick_minutes = self.tick.cem43_minutes;
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -967,7 +1185,12 @@ impl<V: Variant> Firmware<V> {
             // codes its own way gets the formula.
             let increment = match temps.contact_max_counts {
                 Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
-                    thermal::cem43_increment_at_code_min(counts, elapsed)
+                    let minutes = if elapsed == TREAT_TICK_MS {
+                        tick_minutes
+                    } else {
+                        thermal::cem43_minutes(elapsed)
+                    };
+                    minutes * thermal::cem43_rate_at_code(counts)
                 }
                 _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
             };
@@ -980,16 +1203,19 @@ impl<V: Variant> Firmware<V> {
         if !command.hw_enable {
             return;
         }
+        let distance_factor = if cal.distance_sensor {
+            panel_distance_factor(input.distance_mm)
+        } else {
+            1.0
+        };
+        // Up to date: the step refreshed the screen for `self.command` before integrating.
+        let screen = &self.string_screen;
         let mut irr = [0u32; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if let Some(ch) = ch {
-                let current_ma = command.current_ma[c];
-                if self.flux_memo[c].0 != current_ma {
-                    self.flux_memo[c] = (current_ma, channel_flux_mw_cm2(ch, current_ma));
-                }
-                irr[c] = irradiance_from_flux_uw_cm2(
-                    self.flux_memo[c].1,
-                    command.duty_permille[c],
+                irr[c] = irradiance_from_fraction_uw_cm2(
+                    screen.flux_mw_cm2[c],
+                    screen.duty_fraction[c],
                     variant.output_factor(ch.k_phi_per_k, junction_c[c]),
                     distance_factor,
                 );
@@ -1098,10 +1324,18 @@ impl<V: Variant> Firmware<V> {
         }
     }
 
-    fn find_string_fault(&mut self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
-        if self.string_screen.command != self.command {
-            self.string_screen.set_command(self.command, self.cal);
+    /// The first string fault of `adc` under the last command (the screen is up to date).
+    fn find_string_fault(&self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
+        if self.string_screen.all_clear(adc) {
+            return None;
         }
+        self.find_string_fault_in_order(adc, sense)
+    }
+
+    /// [`Self::find_string_fault`] string by string, in channel and string order.
+    // Out of line: taken only when a lane is flagged.
+    #[inline(never)]
+    fn find_string_fault_in_order(&self, adc: &AdcFrame, sense: &StringSense) -> Option<Fault> {
         let screen = &self.string_screen;
         for (c, ch) in self.cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -1177,11 +1411,14 @@ impl<V: Variant> Firmware<V> {
             && s.treated_ms >= NTC_SETTLE_MS
         {
             let excess_k = a - b;
-            let dropped = s.spot.iter().flatten().any(|was| {
-                was.excess_k - excess_k > SPOT_DROP_K
-                    && was.spot_c - a > SPOT_DROP_K / 2.0
-                    && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
-            });
+            // `x − excess_k` rounds monotonically in `x`: no sample's excess fell by more than
+            // the drop unless the largest one's did ([`Session::spot_excess_max_k`]).
+            let dropped = s.spot_excess_max_k - excess_k > SPOT_DROP_K
+                && s.spot.iter().flatten().any(|was| {
+                    was.excess_k - excess_k > SPOT_DROP_K
+                        && was.spot_c - a > SPOT_DROP_K / 2.0
+                        && u32::from(was.min_duty_since) * 10 >= u32::from(was.duty) * 9
+                });
             if dropped {
                 s.spot_lost = true;
                 return f(FaultKind::NtcImplausible, 0);
@@ -1195,6 +1432,7 @@ impl<V: Variant> Firmware<V> {
                     min_duty_since: duty,
                 });
                 s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
+                s.spot_excess_max_k = spot_excess_max_k(&s.spot);
             }
         }
         let low = contact
@@ -1446,6 +1684,7 @@ impl<V: Variant> Firmware<V> {
                     spot: [None; SPOT_SAMPLES],
                     spot_next_ms: NTC_SETTLE_MS,
                     spot_lost: false,
+                    spot_excess_max_k: spot_excess_max_k(&[None; SPOT_SAMPLES]),
                     fan_bad_ms: 0,
                 });
                 self.phase = Phase::Arming { ticket };
@@ -1539,6 +1778,8 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
+        let tick_gain = self.tick.covered_gain;
+        let ramps = self.tick.junction_ramps;
         let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
@@ -1549,12 +1790,16 @@ impl<V: Variant> Firmware<V> {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
                 // plus its own rise, so the skin (the contact NTCs) is the reference.
-                s.covered.update_with_hysteresis(
+                let a = if elapsed == TREAT_TICK_MS {
+                    tick_gain
+                } else {
+                    thermal::covered_gain(elapsed, cal.board_tau_s)
+                };
+                s.covered.update_with_gain(
                     hysteresis_k,
-                    elapsed,
+                    a,
                     heat_w,
                     cal.board_r_th_k_per_w,
-                    cal.board_tau_s,
                     b,
                     temps.contact_max(),
                 )
@@ -1568,27 +1813,34 @@ impl<V: Variant> Firmware<V> {
         };
         let mut f = [0.0; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
-            if let Some(ch) = ch {
-                f[c] = contact * thermal::junction_derate(junction_c[c], ch.t_j_max_c) * cover;
+            if ch.is_some() {
+                f[c] = contact * ramps[c].derate(junction_c[c]) * cover;
             }
         }
         (f, covered)
     }
 
-    fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> Command {
+    /// The command for `duty_factor`, and whether a channel the program drives is derated (for
+    /// the warning: both need the treating phase and the program's channels).
+    fn drive(&self, duty_factor: [f32; MAX_CHANNELS]) -> (Command, bool) {
         let Some(s) = self
             .session
             .as_ref()
             .filter(|_| self.phase == Phase::Treating)
         else {
-            return Command::default();
+            return (Command::default(), false);
         };
         let mut cmd = Command {
             hw_enable: true,
             ..Command::default()
         };
+        let mut derated = false;
         for (c, factor) in duty_factor.into_iter().enumerate() {
-            if s.program.current_ma[c] > 0 && self.cal.channels[c].is_some() {
+            if s.program.current_ma[c] == 0 {
+                continue;
+            }
+            derated |= factor < 1.0;
+            if self.cal.channels[c].is_some() {
                 cmd.current_ma[c] = s.program.current_ma[c];
                 // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
                 // saturation for any factor.
@@ -1602,15 +1854,13 @@ impl<V: Variant> Firmware<V> {
                 cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
             }
         }
-        cmd
+        (cmd, derated)
     }
 
-    fn update_warning(&mut self, temps: &Temps, covered: bool, duty_factor: [f32; MAX_CHANNELS]) {
+    /// The warning: the contact temperature's, the covered verdict, or a driven channel derated
+    /// ([`Self::drive`]).
+    fn update_warning(&mut self, temps: &Temps, covered: bool, derated: bool) {
         self.update_contact_warning(temps);
-        let derated = self.phase == Phase::Treating
-            && self.session.as_ref().is_some_and(|s| {
-                (0..MAX_CHANNELS).any(|c| s.program.current_ma[c] > 0 && duty_factor[c] < 1.0)
-            });
         self.warning |= covered || derated;
     }
 
@@ -1649,17 +1899,6 @@ impl<V: Variant> Firmware<V> {
                 .clamp(u64::from(TREAT_TICK_MS), u64::from(IDLE_WAKE_MS)) as u32,
         }
     }
-}
-
-/// The flux memo of a fresh firmware: every fitted channel at zero current.
-fn flux_at_zero(cal: &DeviceCalibration) -> [(u16, f32); MAX_CHANNELS] {
-    let mut memo = [(0, 0.0); MAX_CHANNELS];
-    for (m, ch) in memo.iter_mut().zip(&cal.channels) {
-        if let Some(ch) = ch {
-            m.1 = channel_flux_mw_cm2(ch, 0);
-        }
-    }
-    memo
 }
 
 /// Average string current, mA.
@@ -1701,6 +1940,274 @@ mod tests {
     }
     use crate::device::CALIBRATION;
     use crate::faults::StringSample;
+
+    /// A small deterministic generator for the codes of the tests below (64-bit LCG, Knuth's
+    /// MMIX constants): reproducible without a dependency.
+    struct Codes(u64);
+
+    impl Codes {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) as u32
+        }
+
+        /// A code within `spread` of `around` (clamped to the `u16` lane).
+        fn near(&mut self, around: u32, spread: u32) -> u16 {
+            let offset = i64::from(self.next() % (2 * spread + 1)) - i64::from(spread);
+            (i64::from(around) + offset).clamp(0, 65_535) as u16
+        }
+    }
+
+    /// The string sense as it was computed string by string over the fitted strings only.
+    fn sense_string_by_string(adc: &AdcFrame, cal: &DeviceCalibration) -> StringSense {
+        let mut sense = StringSense::default();
+        for (c, ch) in cal.channels.iter().enumerate() {
+            let Some(ch) = ch else { continue };
+            let strings = cal.strings_of(c);
+            let n = strings.len() as f32;
+            let leds = f32::from(ch.leds_per_string);
+            for st in strings {
+                let ma = string_ma(adc, st);
+                let mv = string_mv(adc, st);
+                let heat_w = ma * mv / 1.0e6 * (1.0 - ch.wpe);
+                sense.mv[st] = mv;
+                sense.heat_per_led_w[c] += heat_w / leds / n;
+                sense.total_heat_w += heat_w;
+            }
+        }
+        sense
+    }
+
+    /// The four-lane sense is the string-by-string loop bit for bit, for every class, on codes
+    /// over the whole lane (zeros, the ADC range, the `u16` end) and around typical operation.
+    #[test]
+    fn string_sense_is_the_string_by_string_loop() {
+        let mut codes = Codes(7);
+        let mut compared = 0u32;
+        for cal in &CALIBRATION {
+            let k = StringConstants::new(cal);
+            for round in 0..20_000 {
+                let mut adc = AdcFrame::default();
+                for s in 0..MAX_STRINGS {
+                    let (current, voltage) = match round % 4 {
+                        0 => (0, 0),
+                        1 => (codes.near(32_768, 32_768), codes.near(32_768, 32_768)),
+                        2 => (codes.near(200, 200), codes.near(2000, 2000)),
+                        _ => (codes.near(2048, 2048), codes.near(2048, 2048)),
+                    };
+                    adc.string_current[s] = current;
+                    adc.string_voltage[s] = voltage;
+                }
+                let got = StringSense::sample(&adc, &k);
+                let want = sense_string_by_string(&adc, cal);
+                let bits = |x: &StringSense| {
+                    (x.heat_per_led_w.map(f32::to_bits), x.total_heat_w.to_bits())
+                };
+                assert_eq!(bits(&got), bits(&want), "{:?} {adc:?}", cal.class);
+                for st in (0..MAX_CHANNELS).flat_map(|c| cal.strings_of(c)) {
+                    assert_eq!(got.mv[st].to_bits(), want.mv[st].to_bits());
+                }
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 20_000 * CALIBRATION.len() as u32);
+    }
+
+    /// The largest sample's excess screens the hot-spot drop test: whenever some sample's
+    /// excess fell by more than the drop, the largest one's did, on excesses around the drop's
+    /// edge (to units in the last place), large, and non-finite, with samples missing.
+    #[test]
+    fn spot_excess_max_screens_every_sample() {
+        let mut codes = Codes(5);
+        let mut edge = [0.0f32; 40];
+        for (k, e) in edge.iter_mut().enumerate() {
+            *e = f32::from_bits(SPOT_DROP_K.to_bits() - 20 + k as u32);
+        }
+        let specials = [
+            0.0,
+            -0.0,
+            1.0e30,
+            -1.0e30,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let pick = |codes: &mut Codes| -> f32 {
+            match codes.next() % 4 {
+                0 => specials[codes.next() as usize % specials.len()],
+                1 => edge[codes.next() as usize % edge.len()] - 1.5,
+                _ => codes.near(4000, 4000) as f32 / 500.0 - 4.0,
+            }
+        };
+        let (mut screened, mut dropped) = (0u32, 0u32);
+        for _ in 0..200_000 {
+            let mut spot = [None; SPOT_SAMPLES];
+            for sample in &mut spot {
+                if !codes.next().is_multiple_of(5) {
+                    *sample = Some(SpotSample {
+                        excess_k: pick(&mut codes),
+                        spot_c: 35.0,
+                        duty: 500,
+                        min_duty_since: 500,
+                    });
+                }
+            }
+            let now = pick(&mut codes);
+            let any = spot
+                .iter()
+                .flatten()
+                .any(|was| was.excess_k - now > SPOT_DROP_K);
+            if spot_excess_max_k(&spot) - now > SPOT_DROP_K {
+                dropped += u32::from(any);
+            } else {
+                assert!(!any, "{spot:?} now {now}");
+                screened += 1;
+            }
+        }
+        assert!(
+            screened > 10_000 && dropped > 10_000,
+            "{screened} {dropped}"
+        );
+    }
+
+    /// The output frame's treating shortcut gives what the phase's own functions give, with
+    /// the warning on and off, the writer idle and busy, and a fault candidate or none.
+    #[test]
+    fn treating_frame_fields_are_the_phase_functions() {
+        let mut compared = 0;
+        for cal in &CALIBRATION {
+            // A blank NVM makes the writer busy with the genesis record; a step later it is not.
+            let mut fw = Firmware::boot(cal.class, &[0xFF; NVM_SIZE]);
+            for round in 0..8 {
+                fw.phase = Phase::Treating;
+                fw.warning = round % 2 == 0;
+                fw.candidate = (round % 4 < 2).then_some((
+                    Fault {
+                        kind: FaultKind::NtcOpen,
+                        index: 0,
+                    },
+                    0,
+                ));
+                let now = fw.uptime_ms;
+                let out = fw.outputs(Command::default(), None, now);
+                assert_eq!(out.indicator, fw.indicator());
+                assert_eq!(out.next_wake_ms, fw.next_wake(now));
+                assert_eq!(out.state, fw.phase.session_state() as u8);
+                assert_eq!(out.detail, fw.phase.detail());
+                compared += 1;
+                if round == 3 {
+                    let mut input = InputFrame::default();
+                    input.adc.contact_ntc = [2000; MAX_CONTACT_NTCS];
+                    input.adc.board_ntc = 2000;
+                    fw.phase = Phase::Idle;
+                    fw.step(&input);
+                }
+            }
+        }
+        assert_eq!(compared, 8 * CALIBRATION.len());
+    }
+
+    /// The pair test's slack holds for every pair of codes that far apart, on every two-string
+    /// channel of every class: the test cannot fail within it (a computed difference grows with
+    /// the code difference, so the pairs exactly the slack apart are the worst).
+    #[test]
+    fn pair_slack_never_hides_a_pair_fault() {
+        let mut channels = 0;
+        for cal in &CALIBRATION {
+            let screen = StringScreen::new(Command::default(), cal);
+            for (c, ch) in cal.channels.iter().enumerate() {
+                let Some(ch) = ch else { continue };
+                if cal.strings_of(c).len() != 2 {
+                    assert_eq!(screen.checked_pair_slack_codes[c], u32::MAX);
+                    continue;
+                }
+                let limit = faults::PAIR_SHORT_FRACTION * f32::from(ch.vf_min_mv);
+                let slack = screen.checked_pair_slack_codes[c];
+                // Meaningful: the slack covers tens of codes of ordinary string mismatch.
+                assert!(slack > 10, "{:?} channel {c}: {slack}", cal.class);
+                let mut adc = AdcFrame::default();
+                for low in 0..=(65_535 - slack) {
+                    adc.string_voltage[0] = low as u16;
+                    adc.string_voltage[1] = (low + slack) as u16;
+                    let (a, b) = (string_mv(&adc, 0), string_mv(&adc, 1));
+                    assert!(
+                        b - a <= limit && a - b <= limit,
+                        "{:?} channel {c} codes {low} + {slack}",
+                        cal.class
+                    );
+                }
+                channels += 1;
+            }
+        }
+        assert!(channels >= 8, "{channels}");
+    }
+
+    /// When the lane screen finds every string clear, the checks in string order find no
+    /// fault, for every class and command, on codes around every threshold; and frames with
+    /// faults do occur among them (so the screen is not vacuously clear).
+    #[test]
+    fn all_clear_means_no_string_fault() {
+        let mut codes = Codes(11);
+        let mut faulty = 0u32;
+        let mut clear = 0u32;
+        for cal in &CALIBRATION {
+            let mut fw = Firmware::boot(cal.class, &[0xFF; NVM_SIZE]);
+            let mut commands = [Command::default(); 12];
+            let mut n = 1;
+            for ch in cal.channels.iter().flatten() {
+                for duty in [1, 99, 250, 731, 1000] {
+                    commands[n] = Command {
+                        duty_permille: [duty; MAX_CHANNELS],
+                        current_ma: [ch.nominal_ma; MAX_CHANNELS],
+                        hw_enable: true,
+                    };
+                    n += 1;
+                }
+            }
+            for &command in &commands[..n] {
+                fw.command = command;
+                fw.string_screen = StringScreen::new(command, cal);
+                let screen = fw.string_screen;
+                for _ in 0..4_000 {
+                    let mut adc = AdcFrame::default();
+                    for s in 0..MAX_STRINGS {
+                        let c = s / STRINGS_PER_CHANNEL;
+                        let current_at = [
+                            screen.over_code[c].min(65_535),
+                            screen.open_code[c],
+                            screen.expected_ma[c] as u32 * 2,
+                        ];
+                        let voltage_at = [
+                            screen.short_code[c],
+                            screen.open_voltage_code,
+                            screen.compliance_code,
+                        ];
+                        let i = codes.next() as usize % 3;
+                        let j = codes.next() as usize % 3;
+                        adc.string_current[s] = codes.near(current_at[i], 3);
+                        adc.string_voltage[s] = codes.near(voltage_at[j], 3);
+                    }
+                    if codes.next().is_multiple_of(4) {
+                        // A pair apart by about the slack: the pair test's edge.
+                        let slack = screen.checked_pair_slack_codes[0].min(4000);
+                        let low = u32::from(adc.string_voltage[0]);
+                        adc.string_voltage[1] = codes.near(low + slack, 4);
+                    }
+                    let sense = StringSense::sample(&adc, &fw.string_constants);
+                    let in_order = fw.find_string_fault_in_order(&adc, &sense);
+                    if screen.all_clear(&adc) {
+                        assert_eq!(in_order, None, "{:?} {command:?} {adc:?}", cal.class);
+                        clear += 1;
+                    }
+                    faulty += u32::from(in_order.is_some());
+                }
+            }
+        }
+        assert!(faulty > 1000 && clear > 1000, "{faulty} {clear}");
+    }
 
     /// The screen decides as [`faults::check_string`] on the converted codes, for every class,
     /// commands from off to over nominal, and every code of one lane against codes on and

@@ -109,6 +109,50 @@ pub fn junction_derate(t_j_c: f32, t_j_max_c: f32) -> f32 {
     ramp_down(t_j_c, end - LIMITS.junction_band_k, end)
 }
 
+/// [`junction_derate`] for one channel, with its constants taken once.
+///
+/// With at least a whole span of room below the ramp's end (`end − T_j ≥ end − start`, the
+/// span positive and finite) the ramp's quotient is at least 1 (a division rounds
+/// monotonically, and 1 is a float), which its clamp makes exactly 1. The usual case, nothing
+/// derated, then takes 1 without waiting for a division, whose latency sits on the control
+/// tick's path from the string sense to the duty; otherwise it is [`junction_derate`] itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JunctionRamp {
+    /// T_j,max of the channel, °C.
+    t_j_max_c: f32,
+    /// The ramp's end (zero output), °C, as [`junction_derate`] computes it.
+    end_c: f32,
+    /// The room below the end that means no derating, K: the ramp's span, or NaN (never
+    /// reached) if the span is not positive and finite.
+    full_room_k: f32,
+}
+
+impl JunctionRamp {
+    /// The ramp of a channel whose junction is rated `t_j_max_c` (°C).
+    pub fn new(t_j_max_c: f32) -> JunctionRamp {
+        let end_c = t_j_max_c - LIMITS.junction_zero_below_max_k;
+        let span_k = end_c - (end_c - LIMITS.junction_band_k);
+        JunctionRamp {
+            t_j_max_c,
+            end_c,
+            full_room_k: if span_k > 0.0 && span_k < f32::INFINITY {
+                span_k
+            } else {
+                f32::NAN
+            },
+        }
+    }
+
+    /// [`junction_derate`] at the estimated junction temperature `t_j_c` (°C), bit for bit.
+    #[inline]
+    pub fn derate(&self, t_j_c: f32) -> f32 {
+        if self.end_c - t_j_c >= self.full_room_k {
+            return 1.0;
+        }
+        junction_derate(t_j_c, self.t_j_max_c)
+    }
+}
+
 /// Junction temperature estimate, °C: `T_j = T_board + R_th,jb · P_heat` (domain.md §3.1), with
 /// T_board in °C, R_th,jb in K/W and the heat of one LED P_heat in W.
 #[inline]
@@ -132,8 +176,21 @@ pub fn cem43_increment_min(t_c: f32, elapsed_ms: u32) -> f32 {
 /// off the rails (a code [`crate::ntc::read`] converts).
 #[inline]
 pub fn cem43_increment_at_code_min(counts: u16, elapsed_ms: u32) -> f32 {
-    let minutes = elapsed_ms as f32 / 60_000.0;
-    minutes * CEM43_RATE_BY_CODE[usize::from(counts)]
+    cem43_minutes(elapsed_ms) * cem43_rate_at_code(counts)
+}
+
+/// A step of `elapsed_ms` in minutes, as [`cem43_increment_min`] converts it (ms / 60 000): a
+/// caller with a fixed tick can hold the value as a constant, the same quotient bit for bit.
+#[inline]
+pub const fn cem43_minutes(elapsed_ms: u32) -> f32 {
+    elapsed_ms as f32 / 60_000.0
+}
+
+/// The rate `R^(43 − T)` per minute of [`cem43_increment_at_code_min`] (CEM43 min per min) at
+/// the code's temperature plus the margin; `counts` off the rails.
+#[inline]
+pub fn cem43_rate_at_code(counts: u16) -> f32 {
+    CEM43_RATE_BY_CODE[usize::from(counts)]
 }
 
 /// `R^(43 − T)` of [`cem43_increment_min`] for each NTC code's temperature plus the CEM43 margin,
@@ -225,6 +282,13 @@ pub struct CoveredMonitor {
     pub covered: bool,
 }
 
+/// The covered monitor's first-order gain for a step of `elapsed_ms` through the board's time
+/// constant `tau_s` (s): `min(Δt/τ, 1)`, Δt in s (the explicit Euler step of the board model).
+#[inline]
+pub fn covered_gain(elapsed_ms: u32, tau_s: f32) -> f32 {
+    (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0)
+}
+
 impl CoveredMonitor {
     /// A monitor starting from the board temperature at session start.
     pub fn new(board_start_c: f32) -> CoveredMonitor {
@@ -280,7 +344,22 @@ impl CoveredMonitor {
         board_c: f32,
         sink_c: Option<f32>,
     ) -> bool {
-        let a = (elapsed_ms as f32 / 1000.0 / tau_s).min(1.0);
+        let a = covered_gain(elapsed_ms, tau_s);
+        self.update_with_gain(hysteresis_k, a, heat_w, r_th_k_per_w, board_c, sink_c)
+    }
+
+    /// [`Self::update_with_hysteresis`] with the model's gain for the step already computed
+    /// ([`covered_gain`]): a control tick of fixed length holds it as a constant.
+    #[inline]
+    pub fn update_with_gain(
+        &mut self,
+        hysteresis_k: f32,
+        a: f32,
+        heat_w: f32,
+        r_th_k_per_w: f32,
+        board_c: f32,
+        sink_c: Option<f32>,
+    ) -> bool {
         self.predicted_rise_k += (r_th_k_per_w * heat_w - self.predicted_rise_k) * a;
         let reference_c = sink_c.map_or(self.board_start_c, |s| s.max(self.board_start_c));
         let excess = (board_c - reference_c) - self.predicted_rise_k;
@@ -329,6 +408,60 @@ mod tests {
             assert!(close(junction_derate(t, max), want), "junction {t}/{max}");
         }
         assert!(close(junction_estimate_c(40.0, 20.0, 0.25), 45.0));
+    }
+
+    /// The junction ramp's shortcut is [`junction_derate`] bit for bit: on and around each
+    /// ramp's edges and middle (to eight units in the last place), far outside, for the
+    /// non-finite temperatures, and for ratings whose span is not a positive finite number.
+    #[test]
+    fn junction_ramp_is_junction_derate() {
+        let mut compared = 0;
+        let mut ones = 0;
+        for t_j_max in [
+            85.0f32,
+            125.0,
+            135.0,
+            145.0,
+            f32::INFINITY,
+            f32::NAN,
+            1.0e30,
+        ] {
+            let ramp = JunctionRamp::new(t_j_max);
+            let end = t_j_max - LIMITS.junction_zero_below_max_k;
+            let mut values = [0.0f32; 64];
+            let mut n = 0;
+            for edge in [
+                end - LIMITS.junction_band_k,
+                end,
+                end - 0.5 * LIMITS.junction_band_k,
+            ] {
+                let bits = edge.to_bits();
+                for d in 0..8 {
+                    values[n] = f32::from_bits(bits.wrapping_sub(d));
+                    values[n + 1] = f32::from_bits(bits.wrapping_add(d));
+                    n += 2;
+                }
+            }
+            for v in [
+                f32::NEG_INFINITY,
+                f32::INFINITY,
+                f32::NAN,
+                -1.0e30,
+                1.0e30,
+                0.0,
+                -0.0,
+            ] {
+                values[n] = v;
+                n += 1;
+            }
+            for &v in &values[..n] {
+                let (got, want) = (ramp.derate(v), junction_derate(v, t_j_max));
+                assert_eq!(got.to_bits(), want.to_bits(), "{v} for T_j,max {t_j_max}");
+                compared += 1;
+                ones += u32::from(got == 1.0);
+            }
+        }
+        assert!(compared > 300 && ones > 50, "{compared} {ones}");
     }
 
     #[test]
