@@ -354,7 +354,11 @@ impl ThermalNetwork {
         assert_eq!(temps_c.len(), self.node_count(), "one temperature per node");
         ThermalState {
             temps_c: temps_c.to_vec(),
-            input: vec![0.0; temps_c.len() + self.boundary_count + self.sources.len()],
+            input: vec![
+                0.0;
+                (temps_c.len() + self.boundary_count + self.sources.len())
+                    .max(STEP_INPUT_LEN)
+            ],
             flow_j: vec![0.0; self.flow_count()],
         }
     }
@@ -730,7 +734,9 @@ impl Discretization {
         } = state;
         input[..n].copy_from_slice(temps_c);
         input[n..n + boundary_c.len()].copy_from_slice(boundary_c);
-        input[n + boundary_c.len()..].copy_from_slice(source_w);
+        let width = n + boundary_c.len() + source_w.len();
+        input[n + boundary_c.len()..width].copy_from_slice(source_w);
+        let input = &input[..width];
         for (r, t) in temps_c.iter_mut().enumerate() {
             *t = self.operator.row_dot(r, input);
         }
@@ -771,6 +777,12 @@ fn augmented_flow_rows(m: &Matrix, w_qp: &Matrix, dt_s: f64) -> Matrix {
 
 /// Rows per block of the held step: two SSE2 vectors of two f64.
 const LANES: usize = 4;
+
+/// Length of a step's input buffer ([`ThermalState`]'s `[x; inputs]`), at least: a power of two
+/// above every network's width (the plant's are under 60 wide), so the row loops read it as a
+/// fixed array through an index mask, with no bounds check per column (a rest wake's 60 s jump
+/// spent ~470 of its ~1,300 instructions on them).
+const STEP_INPUT_LEN: usize = 128;
 
 /// A [`Discretization`] specialised to boundary temperatures and most sources held at fixed
 /// values, for the control tick.
@@ -887,6 +899,10 @@ impl HeldInputStep {
         groups: impl Iterator<Item = &'g [usize]>,
     ) -> Self {
         let width = n + varying.len();
+        assert!(
+            width <= STEP_INPUT_LEN,
+            "a step reads at most {STEP_INPUT_LEN} states and inputs, not {width}"
+        );
         let mut blocks = Vec::new();
         for group in groups {
             for rows in group.chunks(LANES) {
@@ -998,9 +1014,14 @@ impl HeldInputStep {
             "one value per varying source"
         );
         let ThermalState { temps_c, input, .. } = state;
-        let v = &mut input[..width];
-        v[..n].copy_from_slice(temps_c);
-        v[n..].copy_from_slice(varying_w);
+        input[..n].copy_from_slice(temps_c);
+        input[n..width].copy_from_slice(varying_w);
+        // Every column index is below `width` ≤ STEP_INPUT_LEN (checked when the rows were
+        // made), so the mask changes nothing but lets the compiler drop the bounds checks.
+        let v: &[f64; STEP_INPUT_LEN] = input[..STEP_INPUT_LEN]
+            .try_into()
+            .expect("a step's input buffer holds STEP_INPUT_LEN values");
+        let at = |c: u32| v[c as usize % STEP_INPUT_LEN];
         for (k, (block, f)) in self.blocks.iter().zip(&self.forcing).enumerate() {
             let (a, b) = (
                 self.block_start[k] as usize,
@@ -1012,7 +1033,7 @@ impl HeldInputStep {
             let mut y = *f;
             let mut z = [0.0; LANES];
             for (c, w) in cols.chunks_exact(2).zip(vals.chunks_exact(2)) {
-                let (x0, x1) = (v[c[0] as usize], v[c[1] as usize]);
+                let (x0, x1) = (at(c[0]), at(c[1]));
                 let (w0, w1) = (w[0], w[1]);
                 y = [
                     y[0] + w0[0] * x0,
@@ -1030,7 +1051,7 @@ impl HeldInputStep {
             if let (Some(&c), Some(w)) = (cols.last(), vals.last())
                 && cols.len() % 2 == 1
             {
-                let x = v[c as usize];
+                let x = at(c);
                 y = [
                     y[0] + w[0] * x,
                     y[1] + w[1] * x,
