@@ -2145,6 +2145,27 @@ mod tests {
         assert!(channels >= 8, "{channels}");
     }
 
+    /// Writes a command at each fitted channel's nominal current for each of `duties` into
+    /// `commands` from index `n`; returns the index after the last.
+    fn push_nominal_commands(
+        cal: &crate::device::DeviceCalibration,
+        duties: &[u16],
+        commands: &mut [Command],
+        mut n: usize,
+    ) -> usize {
+        for ch in cal.channels.iter().flatten() {
+            for &duty in duties {
+                commands[n] = Command {
+                    duty_permille: [duty; MAX_CHANNELS],
+                    current_ma: [ch.nominal_ma; MAX_CHANNELS],
+                    hw_enable: true,
+                };
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// When the lane screen finds every string clear, the checks in string order find no
     /// fault, for every class and command, on codes around every threshold; and frames with
     /// faults do occur among them (so the screen is not vacuously clear).
@@ -2157,16 +2178,7 @@ mod tests {
             let mut fw = Firmware::boot(cal.class, &[0xFF; NVM_SIZE]);
             let mut commands = [Command::default(); 12];
             let mut n = 1;
-            for ch in cal.channels.iter().flatten() {
-                for duty in [1, 99, 250, 731, 1000] {
-                    commands[n] = Command {
-                        duty_permille: [duty; MAX_CHANNELS],
-                        current_ma: [ch.nominal_ma; MAX_CHANNELS],
-                        hw_enable: true,
-                    };
-                    n += 1;
-                }
-            }
+            n = push_nominal_commands(cal, &[1, 99, 250, 731, 1000], &mut commands, n);
             for &command in &commands[..n] {
                 fw.command = command;
                 fw.string_screen = StringScreen::new(command, cal);
@@ -2229,16 +2241,7 @@ mod tests {
                 };
                 n += 1;
             }
-            for ch in cal.channels.iter().flatten() {
-                for duty in [1, 250, 731, 1000] {
-                    commands[n] = Command {
-                        duty_permille: [duty; MAX_CHANNELS],
-                        current_ma: [ch.nominal_ma; MAX_CHANNELS],
-                        hw_enable: true,
-                    };
-                    n += 1;
-                }
-            }
+            n = push_nominal_commands(cal, &[1, 250, 731, 1000], &mut commands, n);
             for &command in &commands[..n] {
                 let screen = StringScreen::new(command, cal);
                 for (c, ch) in cal.channels.iter().enumerate() {
