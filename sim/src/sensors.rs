@@ -146,18 +146,21 @@ pub fn standard_normals<const N: usize>(rng: &mut NoiseRng) -> [f64; N] {
             "whole generator steps only"
         )
     };
+    // Each uniform is taken at the middle of its 1/256 cell (+0.5 each, +2 in all): four on
+    // (0, 1) have mean 2 and variance 4/12 = 1/3, so a draw is ((bytes + 2)/256 − 2)·√3 =
+    // (bytes − 510)·(√3/256). Both forms round once, on the same real number (the division by
+    // 256 is exact either way), so they give the same bits; the second is one multiply.
+    let scale = 3.0_f64.sqrt() / 256.0;
     let mut out = [0.0; N];
     for pair in out.chunks_exact_mut(NORMALS_PER_DRAW) {
         let w = rng.next_u64();
+        // Both halves' four bytes summed at once: two at a time into 16-bit lanes, then those
+        // into the two 32-bit halves.
+        let pairs = (w & 0x00FF_00FF_00FF_00FF) + ((w >> 8) & 0x00FF_00FF_00FF_00FF);
+        let quads = (pairs & 0x0000_FFFF_0000_FFFF) + ((pairs >> 16) & 0x0000_FFFF_0000_FFFF);
         for (k, x) in pair.iter_mut().enumerate() {
-            let half = (w >> (32 * k)) & 0xFFFF_FFFF;
-            // The four bytes summed as integers (two at a time), each uniform taken at the
-            // middle of its 1/256 cell (+0.5 each, +2 in all): exact in f64.
-            let pairs = (half & 0x00FF_00FF) + ((half >> 8) & 0x00FF_00FF);
-            let bytes = (pairs & 0xFFFF) + (pairs >> 16);
-            let sum = (bytes as f64 + 2.0) / 256.0;
-            // Four uniforms on (0, 1): mean 2, variance 4/12 = 1/3.
-            *x = (sum - 2.0) * 3.0_f64.sqrt();
+            let bytes = ((quads >> (32 * k)) & 0xFFFF) as i32;
+            *x = f64::from(bytes - 510) * scale;
         }
     }
     out
@@ -669,6 +672,30 @@ mod tests {
         let mut rng = NoiseRng::seed_from_u64(3);
         let noisy = with_noise(2048, 0.0, standard_normals::<2>(&mut rng)[0]);
         assert_eq!(noisy, 2048);
+    }
+
+    /// The one-multiply form of a draw equals the form it replaced for every byte sum, bit
+    /// for bit, and the draws are those sums' in order.
+    #[test]
+    fn normals_are_the_scaled_byte_sums_bit_for_bit() {
+        for bytes in 0..=1020u32 {
+            let old = ((f64::from(bytes) + 2.0) / 256.0 - 2.0) * 3.0_f64.sqrt();
+            let new = f64::from(bytes as i32 - 510) * (3.0_f64.sqrt() / 256.0);
+            assert_eq!(old.to_bits(), new.to_bits(), "byte sum {bytes}");
+        }
+        let mut a = NoiseRng::seed_from_u64(5);
+        let mut b = a.clone();
+        let got = standard_normals::<4>(&mut a);
+        for k in 0..2 {
+            let w = b.next_u64();
+            for half in 0..2 {
+                let bytes: u32 = (0..4)
+                    .map(|i| ((w >> (32 * half + 8 * i)) & 0xFF) as u32)
+                    .sum();
+                let want = ((f64::from(bytes) + 2.0) / 256.0 - 2.0) * 3.0_f64.sqrt();
+                assert_eq!(got[2 * k + half as usize].to_bits(), want.to_bits());
+            }
+        }
     }
 
     proptest! {
