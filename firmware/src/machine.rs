@@ -471,9 +471,8 @@ struct StringScreen {
 /// moves it by far less than the 0.8 mV left). The tests check it for every code of every
 /// calibration.
 fn pair_slack_codes(limit_mv: f32) -> u32 {
-    let per_mv = f32::from(hw::ADC_MAX) / hw::STRING_VOLTAGE_FULL_SCALE_MV;
     // `as` saturates: a limit under 1 mV gives 0 (equal codes only).
-    ((limit_mv - 1.0) * per_mv) as u32
+    ((limit_mv - 1.0) * VOLTAGE_CODES_PER_MV) as u32
 }
 
 /// One past the largest code a `u16` ADC lane can carry: "no code" for a threshold.
@@ -483,9 +482,7 @@ const NO_CODE: u32 = 1 << 16;
 /// why a code threshold is exact).
 const STUCK_ON_CODE: u32 = {
     let mut code = 0;
-    while code < NO_CODE
-        && code as f32 * hw::CURRENT_SENSE_FULL_SCALE_MA / hw::ADC_MAX as f32 <= faults::STUCK_ON_MA
-    {
+    while code < NO_CODE && current_code_ma(code as u16) <= faults::STUCK_ON_MA {
         code += 1;
     }
     code
@@ -511,12 +508,9 @@ fn first_code_from(guess: f32, holds: impl Fn(u16) -> bool) -> u32 {
 impl StringScreen {
     /// The thresholds for `command` on `cal`'s strings.
     fn new(command: Command, cal: &DeviceCalibration) -> StringScreen {
-        let mv =
-            |code: u16| f32::from(code) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX);
         let rail_mv = f32::from(cal.led_rail_mv);
         let compliance_mv = faults::OPEN_VOLTAGE_FRACTION * rail_mv;
-        // Codes per mV, to guess a voltage threshold's code.
-        let per_mv = f32::from(hw::ADC_MAX) / hw::STRING_VOLTAGE_FULL_SCALE_MV;
+        let (mv, per_mv) = (voltage_code_mv, VOLTAGE_CODES_PER_MV);
         let mut screen = StringScreen {
             command,
             expected_ma: [0.0; MAX_CHANNELS],
@@ -556,8 +550,7 @@ impl StringScreen {
     /// The thresholds for another command on the same strings: only the current thresholds
     /// depend on the command.
     fn set_command(&mut self, command: Command, cal: &DeviceCalibration) {
-        let ma =
-            |code: u16| f32::from(code) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX);
+        let (ma, per_ma) = (current_code_ma, CURRENT_CODES_PER_MA);
         self.command = command;
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -567,8 +560,6 @@ impl StringScreen {
                 0.0
             };
             self.expected_ma[c] = expected_ma;
-            // Codes per mA, to guess each threshold's code from its current.
-            let per_ma = f32::from(hw::ADC_MAX) / hw::CURRENT_SENSE_FULL_SCALE_MA;
             self.over_code[c] = if expected_ma <= 0.0 {
                 STUCK_ON_CODE
             } else {
@@ -783,6 +774,27 @@ struct TickConstants {
 }
 
 impl TickConstants {
+    /// A step of `elapsed_ms` in minutes ([`thermal::cem43_minutes`]): the constant for a tick.
+    #[inline]
+    fn cem43_minutes(&self, elapsed_ms: u32) -> f32 {
+        if elapsed_ms == TREAT_TICK_MS {
+            self.cem43_minutes
+        } else {
+            thermal::cem43_minutes(elapsed_ms)
+        }
+    }
+
+    /// The covered monitor's gain for a step of `elapsed_ms` ([`thermal::covered_gain`] through
+    /// the board's `tau_s`, the one these constants were made with): the constant for a tick.
+    #[inline]
+    fn covered_gain(&self, elapsed_ms: u32, tau_s: f32) -> f32 {
+        if elapsed_ms == TREAT_TICK_MS {
+            self.covered_gain
+        } else {
+            thermal::covered_gain(elapsed_ms, tau_s)
+        }
+    }
+
     fn new(cal: &DeviceCalibration) -> TickConstants {
         TickConstants {
             covered_gain: thermal::covered_gain(TREAT_TICK_MS, cal.board_tau_s),
@@ -1176,7 +1188,7 @@ impl<V: Variant> Firmware<V> {
         let cal = self.cal;
         let command = self.command;
         let variant = self.variant;
-        let tick_minutes = self.tick.cem43_minutes;
+        let tick = self.tick;
         let Some(s) = self.session.as_mut() else {
             return;
         };
@@ -1185,12 +1197,7 @@ impl<V: Variant> Firmware<V> {
             // codes its own way gets the formula.
             let increment = match temps.contact_max_counts {
                 Some(counts) if ntc::read(counts) == NtcReading::Celsius(t) => {
-                    let minutes = if elapsed == TREAT_TICK_MS {
-                        tick_minutes
-                    } else {
-                        thermal::cem43_minutes(elapsed)
-                    };
-                    minutes * thermal::cem43_rate_at_code(counts)
+                    tick.cem43_minutes(elapsed) * thermal::cem43_rate_at_code(counts)
                 }
                 _ => thermal::cem43_increment_min(t + LIMITS.cem43_margin_k, elapsed),
             };
@@ -1778,8 +1785,7 @@ impl<V: Variant> Firmware<V> {
         elapsed: u32,
     ) -> ([f32; MAX_CHANNELS], bool) {
         let cal = self.cal;
-        let tick_gain = self.tick.covered_gain;
-        let ramps = self.tick.junction_ramps;
+        let tick = self.tick;
         let hysteresis_k = self.variant.derate_hysteresis_k();
         let Some(s) = self.session.as_mut() else {
             return ([0.0; MAX_CHANNELS], false);
@@ -1790,11 +1796,7 @@ impl<V: Variant> Firmware<V> {
             Some(b) => {
                 // A contact device is heat-sunk into the skin: its board runs at skin temperature
                 // plus its own rise, so the skin (the contact NTCs) is the reference.
-                let a = if elapsed == TREAT_TICK_MS {
-                    tick_gain
-                } else {
-                    thermal::covered_gain(elapsed, cal.board_tau_s)
-                };
+                let a = tick.covered_gain(elapsed, cal.board_tau_s);
                 s.covered.update_with_gain(
                     hysteresis_k,
                     a,
@@ -1814,7 +1816,7 @@ impl<V: Variant> Firmware<V> {
         let mut f = [0.0; MAX_CHANNELS];
         for (c, ch) in cal.channels.iter().enumerate() {
             if ch.is_some() {
-                f[c] = contact * ramps[c].derate(junction_c[c]) * cover;
+                f[c] = contact * tick.junction_ramps[c].derate(junction_c[c]) * cover;
             }
         }
         (f, covered)
@@ -1903,13 +1905,33 @@ impl<V: Variant> Firmware<V> {
 
 /// Average string current, mA.
 fn string_ma(adc: &AdcFrame, s: usize) -> f32 {
-    f32::from(adc.string_current[s]) * hw::CURRENT_SENSE_FULL_SCALE_MA / f32::from(hw::ADC_MAX)
+    current_code_ma(adc.string_current[s])
 }
 
 /// String voltage while driven, mV.
 fn string_mv(adc: &AdcFrame, s: usize) -> f32 {
-    f32::from(adc.string_voltage[s]) * hw::STRING_VOLTAGE_FULL_SCALE_MV / f32::from(hw::ADC_MAX)
+    voltage_code_mv(adc.string_voltage[s])
 }
+
+/// A string current sense code in mA: the one conversion the string checks and their code
+/// thresholds ([`StringScreen`]) share, so the thresholds stay exact.
+#[inline]
+const fn current_code_ma(code: u16) -> f32 {
+    code as f32 * hw::CURRENT_SENSE_FULL_SCALE_MA / hw::ADC_MAX as f32
+}
+
+/// A string voltage sense code in mV (see [`current_code_ma`]).
+#[inline]
+const fn voltage_code_mv(code: u16) -> f32 {
+    code as f32 * hw::STRING_VOLTAGE_FULL_SCALE_MV / hw::ADC_MAX as f32
+}
+
+/// Current codes per mA, to guess a current threshold's code (the walk of
+/// [`first_code_from`] makes it exact).
+const CURRENT_CODES_PER_MA: f32 = hw::ADC_MAX as f32 / hw::CURRENT_SENSE_FULL_SCALE_MA;
+
+/// Voltage codes per mV, to guess a voltage threshold's code and for [`pair_slack_codes`].
+const VOLTAGE_CODES_PER_MV: f32 = hw::ADC_MAX as f32 / hw::STRING_VOLTAGE_FULL_SCALE_MV;
 
 #[cfg(test)]
 mod tests {

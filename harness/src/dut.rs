@@ -134,20 +134,18 @@ impl<F> Dut for InProcess<F> {
     }
 
     fn step(&mut self, input: &InputFrame) -> Result<OutputFrame, DutError> {
-        match self.running.as_mut() {
-            Some(fw) => Ok((self.step_fn)(fw, input)),
-            None => Err(DutError::Transport("step before boot".into())),
-        }
+        let mut out = OutputFrame::default();
+        self.step_into(input, &mut out)?;
+        Ok(out)
     }
 
     fn step_into(&mut self, input: &InputFrame, out: &mut OutputFrame) -> Result<(), DutError> {
-        match self.running.as_mut() {
-            Some(fw) => {
-                *out = (self.step_fn)(fw, input);
-                Ok(())
-            }
-            None => Err(DutError::Transport("step before boot".into())),
-        }
+        let fw = self
+            .running
+            .as_mut()
+            .ok_or_else(|| DutError::Transport("step before boot".into()))?;
+        *out = (self.step_fn)(fw, input);
+        Ok(())
     }
 
     fn power_off(&mut self) {

@@ -729,11 +729,16 @@ mod tests {
         }
     }
 
-    fn feed(r: &mut dyn Reporter) {
+    /// The start of the one device ("wrap") the tests' samples belong to.
+    fn start_device(r: &mut dyn Reporter) {
         r.event(&Event::DeviceStart {
             device: 0,
             id: "wrap".into(),
         });
+    }
+
+    fn feed(r: &mut dyn Reporter) {
+        start_device(r);
         for (k, duty) in [0u16, 0, 500, 500, 1000].into_iter().enumerate() {
             r.event(&Event::Sample(sample(k as u64 * 10, duty, 33.0 + k as f64)));
         }
@@ -773,10 +778,7 @@ mod tests {
     fn csv_plant_columns_follow_every_change_and_repeat() {
         let dir = scratch("csv-repeat");
         let mut w = CsvWriter::new(&dir, "trace");
-        w.event(&Event::DeviceStart {
-            device: 0,
-            id: "wrap".into(),
-        });
+        start_device(&mut w);
         // Each skin value with its hottest and mean text: 1 µK, the rounding of the mean's
         // 7th decimal (…5639 up), roundoff digits dropped, a repeat after a change.
         let skins = [
@@ -845,10 +847,7 @@ mod tests {
     fn csv_rows_read_as_formatted_field_by_field() {
         let dir = scratch("csv-fields");
         let mut w = CsvWriter::new(&dir, "trace");
-        w.event(&Event::DeviceStart {
-            device: 0,
-            id: "wrap".into(),
-        });
+        start_device(&mut w);
         let mut samples = Vec::new();
         // Every digit count of every integer column, widest values, an NVM write and none, and
         // output frames that change, repeat and change back.

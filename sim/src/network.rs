@@ -440,13 +440,7 @@ impl Modes {
                 to_modes[(m, r)] = q[(r, m)] * root_c[r];
             }
         }
-        let mut w_qp = Matrix::zeros(flows.len(), p);
-        for (a, &f) in flows.iter().enumerate() {
-            for (c, &j) in nodes.iter().enumerate() {
-                w_qp[(a, c)] = ss.w[(f, j)];
-            }
-        }
-        let flows_of_modes = w_qp.mul(&to_nodes);
+        let flows_of_modes = part_flow_rows(ss, nodes, flows).mul(&to_nodes);
         Some(Modes {
             rate,
             to_nodes,
@@ -461,7 +455,6 @@ impl Modes {
     /// `φ₂ = (e^{λt} − 1 − λt)/λ²`.
     fn write_jump(&self, part: &JumpPart, dt_s: f64, b: &[f64], op: &mut Matrix) {
         let p = part.nodes.len();
-        let n = op.cols() - 1;
         let b_part: Vec<f64> = part.nodes.iter().map(|&j| b[j]).collect();
         let mut beta = vec![0.0; p];
         self.to_modes.mul_vec_add(&b_part, &mut beta);
@@ -502,19 +495,48 @@ impl Modes {
         let mut flow_gamma = vec![0.0; part.flows.len()];
         self.flows_of_modes
             .mul_vec_add(&flow_forced, &mut flow_gamma);
-        for (r, &i) in part.nodes.iter().enumerate() {
-            for (c, &j) in part.nodes.iter().enumerate() {
+        part.scatter(op, &phi, |r| gamma[r], &flow_rows, |a| flow_gamma[a]);
+    }
+}
+
+impl JumpPart {
+    /// Writes the part's block of a held jump into the whole network's operator `op` (on
+    /// `[x; 1]`, `n` node rows then the flow rows): node rows `phi[(r, c)]` with constant
+    /// `forced(r)`, flow rows `flow_rows[(a, c)]` with constant `flow_forced(a)`, added to the
+    /// direct term already in that column. `r`, `c` index the part's nodes, `a` its flows.
+    fn scatter(
+        &self,
+        op: &mut Matrix,
+        phi: &Matrix,
+        forced: impl Fn(usize) -> f64,
+        flow_rows: &Matrix,
+        flow_forced: impl Fn(usize) -> f64,
+    ) {
+        let n = op.cols() - 1;
+        for (r, &i) in self.nodes.iter().enumerate() {
+            for (c, &j) in self.nodes.iter().enumerate() {
                 op[(i, j)] = phi[(r, c)];
             }
-            op[(i, n)] = gamma[r];
+            op[(i, n)] = forced(r);
         }
-        for (a, &f) in part.flows.iter().enumerate() {
-            for (c, &j) in part.nodes.iter().enumerate() {
+        for (a, &f) in self.flows.iter().enumerate() {
+            for (c, &j) in self.nodes.iter().enumerate() {
                 op[(n + f, j)] = flow_rows[(a, c)];
             }
-            op[(n + f, n)] += flow_gamma[a];
+            op[(n + f, n)] += flow_forced(a);
         }
     }
+}
+
+/// The rows of `W` for a part's `flows`, over its `nodes` (q × p).
+fn part_flow_rows(ss: &StateSpace, nodes: &[usize], flows: &[usize]) -> Matrix {
+    let mut w_qp = Matrix::zeros(flows.len(), nodes.len());
+    for (a, &f) in flows.iter().enumerate() {
+        for (c, &j) in nodes.iter().enumerate() {
+            w_qp[(a, c)] = ss.w[(f, j)];
+        }
+    }
+    w_qp
 }
 
 /// Multiplies column `c` of `m` by `s[c]`.
@@ -597,9 +619,8 @@ impl JumpBasis {
 
 /// A part's rows of the held jump by its own matrix exponential (a part that is not reciprocal).
 fn exponential_jump(ss: &StateSpace, part: &JumpPart, dt_s: f64, b: &[f64], op: &mut Matrix) {
-    let n = op.cols() - 1;
-    let (p, q) = (part.nodes.len(), part.flows.len());
-    let (nodes, flows) = (&part.nodes, &part.flows);
+    let p = part.nodes.len();
+    let nodes = &part.nodes;
     // The part's state with its constant input: [x; 1]' = [A b; 0 0]·[x; 1].
     let mut m = Matrix::zeros(p + 1, p + 1);
     for (a, &i) in nodes.iter().enumerate() {
@@ -609,21 +630,31 @@ fn exponential_jump(ss: &StateSpace, part: &JumpPart, dt_s: f64, b: &[f64], op: 
         m[(a, p)] = b[i] * dt_s;
     }
     let e = expm(&m);
-    for (a, &i) in nodes.iter().enumerate() {
-        for (c, &j) in nodes.iter().enumerate() {
-            op[(i, j)] = e[(a, c)];
-        }
-        op[(i, n)] = e[(a, p)];
-    }
-    if q == 0 {
-        return;
-    }
-    // The flows integrate W x over the step. With x' = A x + b, that integral is
-    // A⁻¹(x(dt) − x(0) − b dt) = A⁻¹(Φ − I)·x(0) + A⁻¹(γ − b dt): one solve with the
-    // part's own A instead of carrying the flows through the exponential (which made it
-    // p + q + 1 wide, ~1.6× the work at the plant's sizes). A part always reaches a
-    // boundary, so its A is invertible; if it were not, the flows fall back to the
-    // augmented exponential.
+    let flow_rows = if part.flows.is_empty() {
+        Matrix::zeros(0, p + 1)
+    } else {
+        exponential_flow_rows(ss, part, dt_s, b, &m, &e)
+    };
+    part.scatter(op, &e, |r| e[(r, p)], &flow_rows, |a| flow_rows[(a, p)]);
+}
+
+/// The flow rows (q × (p + 1), the last column constant) of a part's held jump whose exponential
+/// `e` of `m` = `[A b; 0 0]·dt` is known.
+///
+/// The flows integrate W x over the step. With x' = A x + b, that integral is
+/// A⁻¹(x(dt) − x(0) − b dt) = A⁻¹(Φ − I)·x(0) + A⁻¹(γ − b dt): one solve with the part's own A
+/// instead of carrying the flows through the exponential (which made it p + q + 1 wide, ~1.6×
+/// the work at the plant's sizes). A part always reaches a boundary, so its A is invertible; if
+/// it were not, the flows fall back to the augmented exponential.
+fn exponential_flow_rows(
+    ss: &StateSpace,
+    part: &JumpPart,
+    dt_s: f64,
+    b: &[f64],
+    m: &Matrix,
+    e: &Matrix,
+) -> Matrix {
+    let (p, nodes) = (part.nodes.len(), &part.nodes);
     let mut a_pp = Matrix::zeros(p, p);
     let mut rhs = Matrix::zeros(p, p + 1);
     for (r, &i) in nodes.iter().enumerate() {
@@ -633,21 +664,10 @@ fn exponential_jump(ss: &StateSpace, part: &JumpPart, dt_s: f64, b: &[f64], op: 
         }
         rhs[(r, p)] = e[(r, p)] - b[i] * dt_s;
     }
-    let mut w_qp = Matrix::zeros(q, p);
-    for (a, &f) in flows.iter().enumerate() {
-        for (c, &j) in nodes.iter().enumerate() {
-            w_qp[(a, c)] = ss.w[(f, j)];
-        }
-    }
-    let flow_rows = match a_pp.solve(&rhs) {
+    let w_qp = part_flow_rows(ss, nodes, &part.flows);
+    match a_pp.solve(&rhs) {
         Some(integral) => w_qp.mul(&integral),
-        None => augmented_flow_rows(&m, &w_qp, dt_s),
-    };
-    for (a, &f) in flows.iter().enumerate() {
-        for (c, &j) in nodes.iter().enumerate() {
-            op[(n + f, j)] = flow_rows[(a, c)];
-        }
-        op[(n + f, n)] += flow_rows[(a, p)];
+        None => augmented_flow_rows(m, &w_qp, dt_s),
     }
 }
 

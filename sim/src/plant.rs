@@ -425,14 +425,19 @@ impl ThermalCore {
         self.recent.push(previous);
     }
 
-    /// Adds the pending ticks' heat flows to the state's accumulators.
+    /// Adds every pending heat flow, the ticks' and the jumps', to the state's accumulators.
     fn settle_flows(&mut self) {
+        self.settle_tick_flows();
+        self.settle_jump_flows();
+    }
+
+    /// Adds the pending ticks' and periods' heat flows to the state's accumulators.
+    fn settle_tick_flows(&mut self) {
         for (h, p) in self.held.iter().zip(&mut self.pending) {
             if let Some(h) = h {
                 h.flush(p, &mut self.state);
             }
         }
-        self.settle_jump_flows();
     }
 
     /// Adds the pending jumps' heat flows to the state's accumulators.
@@ -535,11 +540,8 @@ impl ThermalCore {
     /// One exact step of any length with `inputs` held constant; the discretisation for `dt_s`
     /// is built once and kept among the last [`JUMP_CACHE`] lengths used.
     pub fn jump(&mut self, dt_s: f64, inputs: &ThermalInputs) {
-        for (h, p) in self.held.iter().zip(&mut self.pending) {
-            if let Some(h) = h {
-                h.flush(p, &mut self.state);
-            }
-        }
+        // The jump's own pending flows stay pending if the same jump repeats (below).
+        self.settle_tick_flows();
         self.load_sources(inputs);
         let (b, src) = (&self.boundary_c, &self.sources);
         let found = self
