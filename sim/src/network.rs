@@ -996,8 +996,38 @@ impl HeldInputStep {
     /// order given to [`Discretization::with_held_inputs`]); the step's flows go to `pending`.
     /// Allocation-free after the first step with a given `pending`.
     pub fn step(&self, state: &mut ThermalState, varying_w: &[f64], pending: &mut PendingFlows) {
-        let width = self.nodes + self.varying.len();
         self.advance_rows(state, varying_w);
+        self.add_pending(state, pending);
+    }
+
+    /// [`Self::step`], answering whether the step left every temperature where it was, bit for
+    /// bit. Then the state is a fixed point of this step with these `varying_w`: the next such
+    /// step computes the same bits from the same bits, and [`Self::repeat_still`] stands for it.
+    pub fn step_still(
+        &self,
+        state: &mut ThermalState,
+        varying_w: &[f64],
+        pending: &mut PendingFlows,
+    ) -> bool {
+        self.step(state, varying_w, pending);
+        let n = self.nodes;
+        state.temps_c[..n]
+            .iter()
+            .zip(&state.input[..n])
+            .all(|(t, x)| t.to_bits() == x.to_bits())
+    }
+
+    /// What [`Self::step`] does to `state` and `pending` when the state is a fixed point of this
+    /// step and nothing has touched it since the step that found so ([`Self::step_still`]
+    /// answered `true`, with the same `varying_w`): the temperatures stay, the step's input is
+    /// already in place, and only its flows are added to `pending`. The same bits as a step.
+    pub fn repeat_still(&self, state: &ThermalState, pending: &mut PendingFlows) {
+        self.add_pending(state, pending);
+    }
+
+    /// Adds the input of the step just taken, `[x before; varying_w]`, to `pending`.
+    fn add_pending(&self, state: &ThermalState, pending: &mut PendingFlows) {
+        let width = self.nodes + self.varying.len();
         let v = &state.input[..width];
         if pending.sum_input.len() != width {
             pending.sum_input = vec![0.0; width];
@@ -1135,6 +1165,18 @@ impl HeldJump {
     /// [`HeldJump::flush`]). Allocation-free after the first step with a given `pending`.
     pub fn step(&self, state: &mut ThermalState, pending: &mut PendingFlows) {
         self.step.step(state, &[], pending);
+    }
+
+    /// [`Self::step`], answering whether the state is now a fixed point of this jump (see
+    /// [`HeldInputStep::step_still`]).
+    pub fn step_still(&self, state: &mut ThermalState, pending: &mut PendingFlows) -> bool {
+        self.step.step_still(state, &[], pending)
+    }
+
+    /// [`Self::step`] from a fixed point of this jump, untouched since the step that found it
+    /// ([`Self::step_still`] answered `true`): the same bits, without the matrix-vector product.
+    pub fn repeat_still(&self, state: &ThermalState, pending: &mut PendingFlows) {
+        self.step.repeat_still(state, pending);
     }
 
     /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j` at once.
@@ -1349,6 +1391,54 @@ mod tests {
             if let Some(e) = same_step(&a, &b) {
                 panic!("dt {dt}: {e}");
             }
+        }
+    }
+
+    #[test]
+    fn a_jump_from_its_fixed_point_repeats_it_bit_for_bit() {
+        let net = two_part_network();
+        let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
+        let jump = net.discretize_held(60.0, &bnd, &src);
+        let mut state = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+        let mut pending = PendingFlows::default();
+        assert!(
+            !jump.step_still(&mut state, &mut pending),
+            "the first step from far off the steady state moves it"
+        );
+        let mut steps = 1;
+        while !jump.step_still(&mut state, &mut pending) {
+            steps += 1;
+            assert!(steps < 100_000, "60 s jumps never came to rest");
+        }
+        // From the fixed point, a real step and the repeat leave the same bits everywhere.
+        let (mut stepped, mut stepped_pending) = (state.clone(), pending.clone());
+        jump.step(&mut stepped, &mut stepped_pending);
+        jump.repeat_still(&state, &mut pending);
+        assert_eq!(stepped, state);
+        assert_eq!(stepped_pending, pending);
+        let (mut a, mut b) = (state.clone(), state);
+        jump.flush(&mut stepped_pending, &mut a);
+        jump.flush(&mut pending, &mut b);
+        assert_eq!(
+            a.flow_j.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
+            b.flow_j.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_step_that_moves_any_temperature_is_not_still() {
+        let net = two_part_network();
+        let jump = net.discretize_held(60.0, &[21.0, 37.0], &[3.0, 0.5]);
+        let mut state = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+        let mut pending = PendingFlows::default();
+        while !jump.step_still(&mut state, &mut pending) {}
+        // Nudge one node by one ulp: the next step moves it back, so it is not a fixed point.
+        for node in 0..state.temps_c.len() {
+            let mut nudged = state.clone();
+            nudged.temps_c[node] = f64::from_bits(nudged.temps_c[node].to_bits() + 1);
+            let before = nudged.temps_c.clone();
+            let still = jump.step_still(&mut nudged, &mut pending);
+            assert_eq!(still, nudged.temps_c == before, "node {node}");
         }
     }
 

@@ -10,7 +10,7 @@
 //! fan stall) only change conductances, so a rebuild keeps the temperatures.
 
 use crate::body::{FAT, MUSCLE, SKIN, SkinType, TissueProps, Zone, skin_optics};
-use crate::cem43::Cem43;
+use crate::cem43::{Cem43, LinearDoseMemo};
 use crate::device::{
     self, DeviceKind, DeviceSpec, MAX_CHANNELS, MAX_CONTACT_NTCS, MAX_STRINGS, STRINGS_PER_CHANNEL,
 };
@@ -340,6 +340,11 @@ pub struct ThermalCore {
     /// starting state, so they are applied once to the sum of the starts.
     jump_at: Option<usize>,
     jump_pending: PendingFlows,
+    /// The cached jump (index into the current network's jumps) of which the state is a fixed
+    /// point, bit for bit, found by that jump's last step with nothing touching the temperatures
+    /// since: the next such jump keeps them and only adds its flows. After a few hours at rest
+    /// the firmware's 60 s wakes keep finding one.
+    still_under: Option<usize>,
     state: ThermalState,
     boundary_c: [f64; BOUNDARY_COUNT],
     sources: [f64; SOURCE_COUNT],
@@ -384,6 +389,7 @@ impl ThermalCore {
             pending: Default::default(),
             jump_at: None,
             jump_pending: PendingFlows::default(),
+            still_under: None,
             state,
             boundary_c: [0.0; BOUNDARY_COUNT],
             sources: [0.0; SOURCE_COUNT],
@@ -408,6 +414,7 @@ impl ThermalCore {
         }
         self.settle_flows();
         self.held = [None, None];
+        self.still_under = None;
         let next = match self.recent.iter().position(|d| d.net == net) {
             Some(i) => self.recent.remove(i),
             None => Discretised {
@@ -455,6 +462,7 @@ impl ThermalCore {
                 self.state.temps_c[node.index()] = *t;
             }
         }
+        self.still_under = None;
     }
 
     /// Sets the boundary temperatures (both systems get the same values).
@@ -534,6 +542,7 @@ impl ThermalCore {
         ];
         if let Some(h) = &self.held[k] {
             h.step(&mut self.state, &varying, &mut self.pending[k]);
+            self.still_under = None;
         }
     }
 
@@ -556,6 +565,8 @@ impl ThermalCore {
         let i = match found {
             Some(i) => i,
             None => {
+                // The cached jumps' indices shift.
+                self.still_under = None;
                 if cur.jumps.len() == JUMP_CACHE {
                     cur.jumps.remove(0);
                 }
@@ -565,7 +576,13 @@ impl ThermalCore {
                 cur.jumps.len() - 1
             }
         };
-        cur.jumps[i].step(&mut self.state, &mut self.jump_pending);
+        let jump = &cur.jumps[i];
+        if self.still_under == Some(i) {
+            jump.repeat_still(&self.state, &mut self.jump_pending);
+        } else {
+            let still = jump.step_still(&mut self.state, &mut self.jump_pending);
+            self.still_under = still.then_some(i);
+        }
         self.jump_at = Some(i);
     }
 
@@ -995,6 +1012,8 @@ pub struct Plant {
     sense_codes: SenseCodes,
     factor_seconds: [f64; MAX_STRINGS],
     cem43: Cem43,
+    /// The hot spot's last CEM43 step, kept for the next identical one.
+    cem43_memo: LinearDoseMemo,
     ledger: EnergyLedger,
     initial_stored_j: f64,
 }
@@ -1177,6 +1196,7 @@ impl Plant {
             sense_codes: SenseCodes::default(),
             factor_seconds: [0.0; MAX_STRINGS],
             cem43: Cem43::default(),
+            cem43_memo: LinearDoseMemo::new(),
             ledger: EnergyLedger::default(),
             initial_stored_j: 0.0,
             core,
@@ -1613,7 +1633,8 @@ impl Plant {
         let before_c = self.core.temp_c(hs);
         step(&mut self.core, inputs);
         let after_c = self.core.temp_c(hs);
-        self.cem43.add_linear(before_c, after_c, dt_s);
+        self.cem43
+            .add_linear_memo(&mut self.cem43_memo, before_c, after_c, dt_s);
         self.ledger.electrical_j += led_j[0];
         self.ledger.optical_emitted_j += led_j[1];
         self.ledger.optical_absorbed_j += inputs.main_absorbed_w.iter().sum::<f64>() * dt_s;
@@ -2060,6 +2081,58 @@ mod tests {
         }
         // Some heat did flow, so the comparison means something.
         assert!(eager.main_outflow_j().iter().any(|f| f.abs() > 1.0));
+    }
+
+    #[test]
+    fn jumps_at_rest_and_after_a_session_keep_the_stepped_bits() {
+        let mut lazy = core();
+        let mut eager = core();
+        let idle = ThermalInputs::default();
+        eager.load_sources(&idle);
+        let rest = eager
+            .current
+            .net
+            .discretize_held(60.0, &eager.boundary_c, &eager.sources);
+        // Two days at rest (the state comes to a fixed point of the 60 s jump), a reset of the
+        // columns, two more days, a session of ticks: each disturbance must end the repeat.
+        let mut rested = false;
+        for round in 0..2 {
+            for _ in 0..2880 {
+                lazy.jump(60.0, &idle);
+                rest.step_settled(&mut eager.state);
+                assert_eq!(lazy.state().temps_c, eager.state().temps_c, "round {round}");
+                rested |= lazy.still_under.is_some();
+            }
+            let profile = [36.0, 36.5, 37.0];
+            lazy.set_column_profile(&profile);
+            eager.set_column_profile(&profile);
+            lazy.jump(60.0, &idle);
+            rest.step_settled(&mut eager.state);
+            assert_eq!(
+                lazy.state().temps_c,
+                eager.state().temps_c,
+                "after the reset"
+            );
+            for _ in 0..2880 {
+                lazy.jump(60.0, &idle);
+                rest.step_settled(&mut eager.state);
+            }
+            for _ in 0..500 {
+                lazy.tick(&SESSION);
+                eager.tick(&SESSION);
+            }
+            lazy.jump(60.0, &idle);
+            rest.step_settled(&mut eager.state);
+            assert_eq!(
+                lazy.state().temps_c,
+                eager.state().temps_c,
+                "after the session"
+            );
+        }
+        assert!(
+            rested,
+            "two days at rest never reached the jump's fixed point"
+        );
     }
 
     #[test]

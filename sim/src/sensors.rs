@@ -323,11 +323,15 @@ impl Ntc {
         self.fault_age_s += dt_s;
         let sensed_c = self.sensed_c();
         let tolerance = self.config.tolerance;
-        self.memo = (
-            sensed_c,
-            tolerance,
-            divider_fraction(tolerance.resistance_ohm(sensed_c)),
-        );
+        // A thermistor that has come to rest (hours at rest with the firmware's 60 s wakes) keeps
+        // its fraction: the same temperature bits give the same fraction.
+        if sensed_c.to_bits() != self.memo.0.to_bits() || tolerance != self.memo.1 {
+            self.memo = (
+                sensed_c,
+                tolerance,
+                divider_fraction(tolerance.resistance_ohm(sensed_c)),
+            );
+        }
     }
 
     /// Temperature the divider sees, °C: the body temperature plus any drift bias.
@@ -511,6 +515,30 @@ mod tests {
         let expected = 40.0 - 10.0 * (-2.0f64).exp();
         assert!((one.temperature_c() - expected).abs() < LAG_TOL_K);
         assert!((many.temperature_c() - expected).abs() < LAG_TOL_K * 1000.0);
+    }
+
+    #[test]
+    fn a_thermistor_at_rest_reads_its_own_fraction() {
+        let fresh =
+            |ntc: &Ntc| divider_fraction(ntc.config.tolerance.resistance_ohm(ntc.sensed_c()));
+        let mut ntc = Ntc::new(NtcConfig::default(), 33.0);
+        for _ in 0..3 {
+            ntc.advance(60.0, 33.0, 20.0);
+            assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
+        }
+        // The same temperature with another part tolerance: the kept fraction is not reused.
+        ntc.config.tolerance = NtcTolerance {
+            r25_rel: 0.01,
+            beta_rel: -0.01,
+        };
+        ntc.advance(60.0, 33.0, 20.0);
+        assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
+        // A drift moves the sensed temperature while the body rests.
+        ntc.set_fault(NtcFault::Drift { k_per_hour: 2.0 });
+        let before = ntc.fraction();
+        ntc.advance(60.0, 33.0, 20.0);
+        assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
+        assert_ne!(ntc.fraction(), before);
     }
 
     #[test]
