@@ -264,30 +264,66 @@ impl Default for NtcConfig {
 /// A thermistor with its own thermal lag, tolerance, noise and fault state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ntc {
-    /// Configuration.
-    pub config: NtcConfig,
+    config: NtcConfig,
     temp_c: f64,
     fault: NtcFault,
     fault_age_s: f64,
     /// Last step length, s, and its lag factor exp(−dt/τ).
     decay: (f64, f64),
-    /// The divider fraction as of the last step: (sensed °C, tolerance it was computed for,
-    /// fraction). The bench reads the sensor every control tick but the thermistor only moves
-    /// when the plant steps it, so most reads reuse it (one `exp` saved per read).
-    memo: (f64, NtcTolerance, f64),
+    /// The divider fraction and the sensed temperature (°C) it was computed for. The bench reads
+    /// the sensor every control tick but the thermistor only moves when the plant steps it, so
+    /// every read between two steps reuses it (one `exp` saved per read), and a thermistor at
+    /// rest keeps it across steps.
+    divider: (f64, f64),
+    /// What a read adds noise to, kept up to date by every change of state: the divider's code
+    /// before rounding (`fraction · ADC_MAX`, LSB), or `None` for an open input, which sits on
+    /// the rail.
+    counts: Option<f64>,
 }
 
 impl Ntc {
     /// A healthy thermistor in equilibrium at `initial_c`.
     pub fn new(config: NtcConfig, initial_c: f64) -> Self {
-        Self {
+        let mut ntc = Self {
             config,
             temp_c: initial_c,
             fault: NtcFault::None,
             fault_age_s: 0.0,
             decay: (0.0, 1.0),
-            memo: (f64::INFINITY, NtcTolerance::NOMINAL, 0.0),
+            divider: (f64::NAN, 0.0),
+            counts: None,
+        };
+        ntc.update_reading();
+        ntc
+    }
+
+    /// Configuration.
+    pub fn config(&self) -> &NtcConfig {
+        &self.config
+    }
+
+    /// Replaces the part's tolerance corner (the body temperature stays).
+    pub fn set_tolerance(&mut self, tolerance: NtcTolerance) {
+        self.config.tolerance = tolerance;
+        self.divider.0 = f64::NAN;
+        self.update_reading();
+    }
+
+    /// Brings the divider fraction and the read's counts up to date with the state: the fraction
+    /// is recomputed only when the sensed temperature's bits changed (or the tolerance, which
+    /// clears the kept temperature).
+    fn update_reading(&mut self) {
+        let sensed_c = self.sensed_c();
+        if sensed_c.to_bits() != self.divider.0.to_bits() {
+            self.divider = (
+                sensed_c,
+                divider_fraction(self.config.tolerance.resistance_ohm(sensed_c)),
+            );
         }
+        self.counts = match self.fault {
+            NtcFault::Open => None,
+            _ => Some(self.fraction() * f64::from(ADC_MAX)),
+        };
     }
 
     /// Temperature of the thermistor body, °C.
@@ -304,6 +340,7 @@ impl Ntc {
     pub fn set_fault(&mut self, fault: NtcFault) {
         self.fault = fault;
         self.fault_age_s = 0.0;
+        self.update_reading();
     }
 
     /// Advances the first-order lag by `dt_s` toward `host_c`, or toward `surroundings_c` when
@@ -321,17 +358,7 @@ impl Ntc {
         }
         self.temp_c = target + (self.temp_c - target) * self.decay.1;
         self.fault_age_s += dt_s;
-        let sensed_c = self.sensed_c();
-        let tolerance = self.config.tolerance;
-        // A thermistor that has come to rest (hours at rest with the firmware's 60 s wakes) keeps
-        // its fraction: the same temperature bits give the same fraction.
-        if sensed_c.to_bits() != self.memo.0.to_bits() || tolerance != self.memo.1 {
-            self.memo = (
-                sensed_c,
-                tolerance,
-                divider_fraction(tolerance.resistance_ohm(sensed_c)),
-            );
-        }
+        self.update_reading();
     }
 
     /// Temperature the divider sees, °C: the body temperature plus any drift bias.
@@ -347,27 +374,17 @@ impl Ntc {
         match self.fault {
             NtcFault::Open => 1.0,
             NtcFault::Short => 0.0,
-            _ => {
-                let (sensed_c, tolerance) = (self.sensed_c(), self.config.tolerance);
-                if self.memo.0 == sensed_c && self.memo.1 == tolerance {
-                    self.memo.2
-                } else {
-                    divider_fraction(tolerance.resistance_ohm(sensed_c))
-                }
-            }
+            _ => self.divider.1,
         }
     }
 
     /// One ADC sample with noise, given one standard normal draw (taken whatever the fault, so
     /// the draws that follow do not shift).
     pub fn read(&self, normal: f64) -> u16 {
-        let noisy = adc_code_noisy(self.fraction(), self.config.noise_lsb, normal);
         // An open input sits on the rail: noise cannot push it below full scale.
-        if self.fault == NtcFault::Open {
-            ADC_MAX
-        } else {
-            noisy
-        }
+        self.counts.map_or(ADC_MAX, |counts| {
+            noisy_code(counts, self.config.noise_lsb, normal)
+        })
     }
 }
 
@@ -527,10 +544,11 @@ mod tests {
             assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
         }
         // The same temperature with another part tolerance: the kept fraction is not reused.
-        ntc.config.tolerance = NtcTolerance {
+        ntc.set_tolerance(NtcTolerance {
             r25_rel: 0.01,
             beta_rel: -0.01,
-        };
+        });
+        assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
         ntc.advance(60.0, 33.0, 20.0);
         assert_eq!(ntc.fraction().to_bits(), fresh(&ntc).to_bits());
         // A drift moves the sensed temperature while the body rests.
