@@ -21,8 +21,8 @@ use crate::network::{
 };
 use crate::optics::{Placement, SkinGrid, StringMaps, ZoneStats};
 use crate::sensors::{
-    NTC_NOISE_LSB, NoiseRng, Ntc, NtcConfig, NtcFault, NtcTolerance, standard_normals,
-    string_current_code, string_voltage_code, supply_code, with_noise,
+    NTC_NOISE_LSB, NoiseRng, Ntc, NtcConfig, NtcFault, NtcTolerance, noisy_codes, standard_normals,
+    string_current_code, string_voltage_code, supply_code,
 };
 use crate::tissue::{
     Bottom, Column, ColumnBoundaries, ColumnSpec, GridSpec, TissueLayer, build_column,
@@ -967,7 +967,10 @@ struct SenseCodes {
 /// Sense channels with noise, one standard normal draw each per read, in this order: contact
 /// NTCs, board NTC, string currents, string voltages, supply. Every read draws them all, whatever
 /// the device has, so the noise a channel gets never depends on another channel.
-const SENSE_CHANNELS: usize = MAX_CONTACT_NTCS + 1 + 2 * MAX_STRINGS + 1;
+const SENSE_CHANNELS: usize = NTC_CHANNELS + 2 * MAX_STRINGS + 1;
+
+/// The thermistor channels, first in the draw order: the contact NTCs, then the board's.
+const NTC_CHANNELS: usize = MAX_CONTACT_NTCS + 1;
 
 /// The simulated device and body.
 #[derive(Clone, Debug)]
@@ -998,7 +1001,7 @@ pub struct Plant {
     shorted: [u8; MAX_STRINGS],
     stuck_on: [bool; MAX_STRINGS],
     drive: Drive,
-    ntc: [Ntc; 3],
+    ntc: [Ntc; NTC_CHANNELS],
     rng: NoiseRng,
     ref_flux_w: [f64; MAX_STRINGS],
     string_is_nir: [bool; MAX_STRINGS],
@@ -1657,33 +1660,35 @@ impl Plant {
 
     /// Samples the sensors (draws from the seeded noise generator).
     pub fn sense(&mut self) -> Readings {
-        let n: [f64; SENSE_CHANNELS] = standard_normals(&mut self.rng);
-        let (ntc_noise, rest) = n.split_at(MAX_CONTACT_NTCS + 1);
-        let (current_noise, rest) = rest.split_at(MAX_STRINGS);
-        let (voltage_noise, supply_noise) = rest.split_at(MAX_STRINGS);
-        let sensors = self.spec.sensors;
-        let mut r = Readings::default();
-        let contact = usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS);
-        for ((code, ntc), noise) in r.contact_ntc[..contact]
-            .iter_mut()
-            .zip(&self.ntc)
-            .zip(ntc_noise)
-        {
-            *code = ntc.read(*noise);
-        }
-        if sensors.board_ntc {
-            r.board_ntc = self.ntc[2].read(ntc_noise[MAX_CONTACT_NTCS]);
+        let normal: [f64; SENSE_CHANNELS] = standard_normals(&mut self.rng);
+        // Every channel's code before rounding and its noise, in draw order, rounded at once; the
+        // channels the device lacks are drawn and rounded too, then left at 0.
+        let mut counts = [0.0; SENSE_CHANNELS];
+        let mut noise_lsb = [NTC_NOISE_LSB; SENSE_CHANNELS];
+        for (k, ntc) in self.ntc.iter().enumerate() {
+            (counts[k], noise_lsb[k]) = ntc.read_counts();
         }
         let codes = &self.sense_codes;
         for s in 0..MAX_STRINGS {
-            r.string_current[s] =
-                with_noise(codes.string_current[s], NTC_NOISE_LSB, current_noise[s]);
-            r.string_voltage[s] =
-                with_noise(codes.string_voltage[s], NTC_NOISE_LSB, voltage_noise[s]);
+            counts[NTC_CHANNELS + s] = f64::from(codes.string_current[s]);
+            counts[NTC_CHANNELS + MAX_STRINGS + s] = f64::from(codes.string_voltage[s]);
         }
-        r.supply = codes
-            .supply
-            .map_or(0, |code| with_noise(code, NTC_NOISE_LSB, supply_noise[0]));
+        counts[SENSE_CHANNELS - 1] = codes.supply.map_or(0.0, f64::from);
+        let noisy = noisy_codes(&counts, &noise_lsb, &normal);
+        let sensors = self.spec.sensors;
+        let mut r = Readings::default();
+        let contact = usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS);
+        r.contact_ntc[..contact].copy_from_slice(&noisy[..contact]);
+        if sensors.board_ntc {
+            r.board_ntc = noisy[MAX_CONTACT_NTCS];
+        }
+        r.string_current
+            .copy_from_slice(&noisy[NTC_CHANNELS..NTC_CHANNELS + MAX_STRINGS]);
+        r.string_voltage
+            .copy_from_slice(&noisy[NTC_CHANNELS + MAX_STRINGS..NTC_CHANNELS + 2 * MAX_STRINGS]);
+        if codes.supply.is_some() {
+            r.supply = noisy[SENSE_CHANNELS - 1];
+        }
         r.skin_contact = sensors.skin_contact && self.facing_zone();
         r.eye_shield = sensors.eye_shield && self.eye_shields;
         r.fan_ok = sensors.fan && !self.fan_stalled && !self.power_lost;

@@ -76,6 +76,29 @@ fn quantize_counts(x: f64) -> u16 {
     ((x + 0.5) as u16).min(ADC_MAX)
 }
 
+/// Every sense channel of one read at once: `counts[k] + noise_lsb[k] · normal[k]` rounded as
+/// [`quantize_counts`] does, the same codes (a test checks it). Clamping in floating point first
+/// lets the compiler round all channels in a few vector instructions: one channel at a time the
+/// conversions' latencies queued up behind each other.
+pub fn noisy_codes<const N: usize>(
+    counts: &[f64; N],
+    noise_lsb: &[f64; N],
+    normal: &[f64; N],
+) -> [u16; N] {
+    // 2^52: added to an integer-valued double in [0, 2^52) it puts the integer in the low bits
+    // of the mantissa, exactly (a conversion without the saturation checks `as` must make).
+    const INTEGER_BITS: f64 = 4_503_599_627_370_496.0;
+    let mut codes = [0; N];
+    for k in 0..N {
+        let x = counts[k] + noise_lsb[k] * normal[k] + 0.5;
+        // Clamped to [0, ADC_MAX] truncation is `floor`; `max` maps NaN to 0 as the saturating
+        // conversion does.
+        let whole = x.max(0.0).min(f64::from(ADC_MAX)).floor();
+        codes[k] = (whole + INTEGER_BITS).to_bits() as u16;
+    }
+    codes
+}
+
 /// Quantization with additive Gaussian noise of `noise_lsb` rms, given one standard normal draw
 /// (see [`standard_normals`]).
 pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, normal: f64) -> u16 {
@@ -381,10 +404,15 @@ impl Ntc {
     /// One ADC sample with noise, given one standard normal draw (taken whatever the fault, so
     /// the draws that follow do not shift).
     pub fn read(&self, normal: f64) -> u16 {
-        // An open input sits on the rail: noise cannot push it below full scale.
-        self.counts.map_or(ADC_MAX, |counts| {
-            noisy_code(counts, self.config.noise_lsb, normal)
-        })
+        let (counts, noise_lsb) = self.read_counts();
+        noisy_code(counts, noise_lsb, normal)
+    }
+
+    /// What [`Self::read`] quantizes: the code before rounding and noise (LSB) and the noise's rms
+    /// (LSB). An open input sits on the rail with no noise: nothing pushes it below full scale.
+    pub fn read_counts(&self) -> (f64, f64) {
+        self.counts
+            .map_or((f64::from(ADC_MAX), 0.0), |c| (c, self.config.noise_lsb))
     }
 }
 
@@ -428,6 +456,43 @@ mod tests {
         #[test]
         fn quantizing_without_a_branch_is_quantizing_with_one(x in -10_000.0f64..10_000.0) {
             prop_assert_eq!(quantize_counts(x), quantize_with_branch(x));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn all_channels_at_once_read_as_one_at_a_time(
+            counts in proptest::array::uniform4(-100.0f64..5000.0),
+            lsb in proptest::array::uniform4(0.0f64..40.0),
+            normal in proptest::array::uniform4(-6.0f64..6.0),
+        ) {
+            let codes = noisy_codes(&counts, &lsb, &normal);
+            for k in 0..4 {
+                prop_assert_eq!(codes[k], noisy_code(counts[k], lsb[k], normal[k]));
+            }
+        }
+    }
+
+    #[test]
+    fn all_channels_at_once_agree_at_the_edges() {
+        let edges = [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            -0.5,
+            -0.49,
+            0.0,
+            0.49,
+            0.5,
+            4094.49,
+            4094.5,
+            4095.0,
+            65_535.6,
+            1e300,
+        ];
+        for x in edges {
+            let [code] = noisy_codes(&[x], &[0.0], &[0.0]);
+            assert_eq!(code, quantize_with_branch(x), "{x}");
         }
     }
 
