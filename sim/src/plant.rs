@@ -1659,6 +1659,11 @@ impl Plant {
     }
 
     /// Samples the sensors (draws from the seeded noise generator).
+    ///
+    /// Inlined into its caller: the bench turns the readings into the firmware's input frame at
+    /// once, and a returned `Readings` read back field by field (wider than it was written) cost
+    /// a store-forwarding stall per control tick.
+    #[inline(always)]
     pub fn sense(&mut self) -> Readings {
         let normal: [f64; SENSE_CHANNELS] = standard_normals(&mut self.rng);
         // Every channel's code before rounding and its noise, in draw order, rounded at once; the
@@ -1675,29 +1680,39 @@ impl Plant {
         }
         counts[SENSE_CHANNELS - 1] = codes.supply.map_or(0.0, f64::from);
         let noisy = noisy_codes(&counts, &noise_lsb, &normal);
+        // The channels the device lacks read 0: one mask over all codes, and the readings built
+        // whole from the masked codes (field by field, the narrow stores and the wide copies of
+        // the result that follow stalled on store forwarding).
         let sensors = self.spec.sensors;
-        let mut r = Readings::default();
-        let contact = usize::from(sensors.contact_ntcs).min(MAX_CONTACT_NTCS);
-        r.contact_ntc[..contact].copy_from_slice(&noisy[..contact]);
-        if sensors.board_ntc {
-            r.board_ntc = noisy[MAX_CONTACT_NTCS];
+        let contact = usize::from(sensors.contact_ntcs);
+        let present = |yes: bool| if yes { u16::MAX } else { 0 };
+        let mut mask = [u16::MAX; SENSE_CHANNELS];
+        for (k, m) in mask[..NTC_CHANNELS].iter_mut().enumerate() {
+            *m = present(if k < MAX_CONTACT_NTCS {
+                k < contact
+            } else {
+                sensors.board_ntc
+            });
         }
-        r.string_current
-            .copy_from_slice(&noisy[NTC_CHANNELS..NTC_CHANNELS + MAX_STRINGS]);
-        r.string_voltage
-            .copy_from_slice(&noisy[NTC_CHANNELS + MAX_STRINGS..NTC_CHANNELS + 2 * MAX_STRINGS]);
-        if codes.supply.is_some() {
-            r.supply = noisy[SENSE_CHANNELS - 1];
+        mask[SENSE_CHANNELS - 1] = present(codes.supply.is_some());
+        let c: [u16; SENSE_CHANNELS] = core::array::from_fn(|k| noisy[k] & mask[k]);
+        let facing = self.facing_zone();
+        let (cur, volt) = (NTC_CHANNELS, NTC_CHANNELS + MAX_STRINGS);
+        Readings {
+            contact_ntc: core::array::from_fn(|k| c[k]),
+            board_ntc: c[MAX_CONTACT_NTCS],
+            string_current: core::array::from_fn(|s| c[cur + s]),
+            string_voltage: core::array::from_fn(|s| c[volt + s]),
+            supply: c[SENSE_CHANNELS - 1],
+            skin_contact: sensors.skin_contact && facing,
+            eye_shield: sensors.eye_shield && self.eye_shields,
+            fan_ok: sensors.fan && !self.fan_stalled && !self.power_lost,
+            distance_mm: if sensors.distance && facing {
+                (self.distance_cm * 10.0).round() as u16
+            } else {
+                0
+            },
         }
-        r.skin_contact = sensors.skin_contact && self.facing_zone();
-        r.eye_shield = sensors.eye_shield && self.eye_shields;
-        r.fan_ok = sensors.fan && !self.fan_stalled && !self.power_lost;
-        r.distance_mm = if sensors.distance && self.facing_zone() {
-            (self.distance_cm * 10.0).round() as u16
-        } else {
-            0
-        };
-        r
     }
 
     /// Plant truth (no allocation).
