@@ -1526,7 +1526,14 @@ impl Plant {
         if dt_ms == 0 {
             return;
         }
-        let dt_s = dt_ms as f64 / 1000.0;
+        // The control tick's length is a constant (the same bits as the division, which a tick
+        // would otherwise wait for before accruing its dose).
+        const TICK_S: f64 = TICK_MS as f64 / 1000.0;
+        let dt_s = if dt_ms == TICK_MS {
+            TICK_S
+        } else {
+            dt_ms as f64 / 1000.0
+        };
         self.accrue_fluence(dt_s);
         let inputs = self.step_inputs();
         if dt_ms == TICK_MS {
