@@ -917,11 +917,21 @@ impl<V: Variant> Firmware<V> {
 
         let nvm_write = self.persist_and_poll(now);
 
-        self.update_warning(&temps, covered, derated);
-        self.finish_step(input, &temps, duty_factor, covered, command, nvm_write, now)
+        let warning = self.contact_warning(&temps) || covered || derated;
+        self.finish_step(
+            input,
+            &temps,
+            duty_factor,
+            covered,
+            command,
+            nvm_write,
+            warning,
+            now,
+        )
     }
 
-    /// The end of both step paths: what diagnostics read back, and the output frame.
+    /// The end of both step paths: the step's `warning` stored, what diagnostics read back, and
+    /// the output frame.
     #[inline(always)]
     #[expect(
         clippy::too_many_arguments,
@@ -935,8 +945,15 @@ impl<V: Variant> Firmware<V> {
         covered: bool,
         command: Command,
         nvm_write: Option<NvmWrite>,
+        warning: bool,
         now: u64,
     ) -> OutputFrame {
+        // The fault code is read before the warning is stored: the two fields are neighbours,
+        // and the compiler reads the code with a load wide enough to cover the warning's byte,
+        // which stalled behind that byte's store (5 % of the step's samples when the warning
+        // was stored first).
+        let fault_code = self.fault.map_or(0, Fault::code);
+        self.warning = warning;
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
@@ -944,7 +961,7 @@ impl<V: Variant> Firmware<V> {
             duty_factor,
             covered,
         };
-        self.outputs(command, nvm_write, now)
+        self.outputs(command, nvm_write, fault_code, now)
     }
 
     /// Out of session, requests the periodic uptime record when it is due; then gives the NVM
@@ -994,17 +1011,32 @@ impl<V: Variant> Firmware<V> {
         let command = Command::default();
         self.command = command;
         let nvm_write = self.persist_and_poll(now);
-        // `update_warning` without the derating test, which needs the treating phase.
-        self.update_contact_warning(temps);
-        self.warning |= covered;
+        // The warning without the derating test, which needs the treating phase.
+        let warning = self.contact_warning(temps) || covered;
         let duty_factor = [0.0; MAX_CHANNELS];
-        self.finish_step(input, temps, duty_factor, covered, command, nvm_write, now)
+        self.finish_step(
+            input,
+            temps,
+            duty_factor,
+            covered,
+            command,
+            nvm_write,
+            warning,
+            now,
+        )
     }
 
-    /// The output frame of a step that drives `command` and writes `nvm_write`.
+    /// The output frame of a step that drives `command`, writes `nvm_write` and reports
+    /// `fault_code` (the latched fault's [`Fault::code`], 0 without one).
     // Inline in both step paths (see `step_at_rest`).
     #[inline(always)]
-    fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
+    fn outputs(
+        &self,
+        command: Command,
+        nvm_write: Option<NvmWrite>,
+        fault_code: u16,
+        now: u64,
+    ) -> OutputFrame {
         // The phase's four fields from one test while treating (the control tick's phase):
         // what `indicator`, `next_wake`, `session_state` and `detail` give for `Treating`.
         let (indicator, next_wake_ms, state, detail) = if self.phase == Phase::Treating {
@@ -1035,7 +1067,7 @@ impl<V: Variant> Firmware<V> {
                 .session
                 .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
-            fault_code: self.fault.map_or(0, Fault::code),
+            fault_code,
         };
         // Copied only when there is one: `Some` is rare and the record is 67 bytes, which a
         // move of the whole `Option` copied into the frame on every step.
@@ -1832,48 +1864,56 @@ impl<V: Variant> Firmware<V> {
         else {
             return (Command::default(), false);
         };
-        let mut cmd = Command {
+        let program = s.program;
+        // The channels the program drives on this device; the others stay at 0.
+        let driven = |c: usize| program.current_ma[c] != 0 && self.cal.channels[c].is_some();
+        // Each array made whole from per-channel values rather than element by element into a
+        // `Command` in memory: assembled by 16-bit stores, the command was copied on by a 64-bit
+        // load that waited for them (a store-forwarding stall, 7 % of the step's samples).
+        let current_ma =
+            core::array::from_fn(|c| if driven(c) { program.current_ma[c] } else { 0 });
+        let duty_permille = core::array::from_fn(|c| {
+            if !driven(c) {
+                return 0;
+            }
+            let factor = duty_factor[c];
+            // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
+            // saturation for any factor.
+            // A factor of exactly 1 (no derating, the usual case) keeps the integer duty:
+            // `roundf(d · 1.0) = d` for any u16 `d`.
+            let duty = if factor == 1.0 {
+                u32::from(program.duty_permille[c])
+            } else {
+                round_to_u32(f32::from(program.duty_permille[c]) * factor)
+            };
+            duty.min(u32::from(u16::MAX)) as u16
+        });
+        // Any channel the program drives, fitted or not.
+        let derated = program
+            .current_ma
+            .iter()
+            .zip(duty_factor)
+            .any(|(&i, factor)| i != 0 && factor < 1.0);
+        let cmd = Command {
+            duty_permille,
+            current_ma,
             hw_enable: true,
-            ..Command::default()
         };
-        let mut derated = false;
-        for (c, factor) in duty_factor.into_iter().enumerate() {
-            if s.program.current_ma[c] == 0 {
-                continue;
-            }
-            derated |= factor < 1.0;
-            if self.cal.channels[c].is_some() {
-                cmd.current_ma[c] = s.program.current_ma[c];
-                // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
-                // saturation for any factor.
-                // A factor of exactly 1 (no derating, the usual case) keeps the integer duty:
-                // `roundf(d · 1.0) = d` for any u16 `d`.
-                let duty = if factor == 1.0 {
-                    u32::from(s.program.duty_permille[c])
-                } else {
-                    round_to_u32(f32::from(s.program.duty_permille[c]) * factor)
-                };
-                cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
-            }
-        }
         (cmd, derated)
     }
 
-    /// The warning: the contact temperature's, the covered verdict, or a driven channel derated
-    /// ([`Self::drive`]).
-    fn update_warning(&mut self, temps: &Temps, covered: bool, derated: bool) {
-        self.update_contact_warning(temps);
-        self.warning |= covered || derated;
-    }
-
-    /// The contact-temperature warning, with its hysteresis (both step paths).
+    /// The contact-temperature warning after this step's `temps`, with its hysteresis (the last
+    /// warning holds between the two thresholds); both step paths add their other reasons (the
+    /// covered verdict, a driven channel derated, [`Self::drive`]) before storing it.
     #[inline(always)]
-    fn update_contact_warning(&mut self, temps: &Temps) {
+    fn contact_warning(&self, temps: &Temps) -> bool {
         let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
         if t >= LIMITS.warn_on_c {
-            self.warning = true;
+            true
         } else if t < LIMITS.warn_off_c {
-            self.warning = false;
+            false
+        } else {
+            self.warning
         }
     }
 
@@ -2114,7 +2154,7 @@ mod tests {
                     0,
                 ));
                 let now = fw.uptime_ms;
-                let out = fw.outputs(Command::default(), None, now);
+                let out = fw.outputs(Command::default(), None, 0, now);
                 assert_eq!(out.indicator, fw.indicator());
                 assert_eq!(out.next_wake_ms, fw.next_wake(now));
                 assert_eq!(out.state, fw.phase.session_state() as u8);
