@@ -345,19 +345,27 @@ impl StringSense {
             // `heat / leds / n`, with `/ n` as `× (1/n)`: the same correctly rounded quotient.
             per_led_w[s] = heat_w[s] / k.leds[s] * k.per_string[s];
         }
-        let mut sense = StringSense {
-            mv,
-            ..StringSense::default()
-        };
-        for (c, h) in sense.heat_per_led_w.iter_mut().enumerate() {
-            for w in &per_led_w[c * STRINGS_PER_CHANNEL..(c + 1) * STRINGS_PER_CHANNEL] {
+        // Sums folded from their first term rather than from +0.0: `+0.0 + x` is `x` for every
+        // `x` but −0.0, and no lane is −0.0 (products and quotients of non-negative codes and
+        // constants, [`StringConstants`]), so the sums are the same bits one addition sooner
+        // (the junction estimate and the dose wait for them).
+        let mut heat_per_led_w = [0.0; MAX_CHANNELS];
+        for (c, h) in heat_per_led_w.iter_mut().enumerate() {
+            let first = c * STRINGS_PER_CHANNEL;
+            *h = per_led_w[first];
+            for w in &per_led_w[first + 1..first + STRINGS_PER_CHANNEL] {
                 *h += w;
             }
         }
-        for w in heat_w {
-            sense.total_heat_w += w;
+        let mut total_heat_w = heat_w[0];
+        for w in &heat_w[1..] {
+            total_heat_w += w;
         }
-        sense
+        StringSense {
+            mv,
+            heat_per_led_w,
+            total_heat_w,
+        }
     }
 }
 
@@ -372,6 +380,7 @@ impl StringSense {
 struct StringConstants {
     /// `1 − WPE` of the string's channel (the part of the electrical power that is heat,
     /// domain.md §3.1), computed as the per-string loop computed it; 0 on strings not fitted.
+    /// Never negative (every WPE is below 1), so no lane's heat is −0.0.
     heat_fraction: [f32; MAX_STRINGS],
     /// LEDs per string of the string's channel; 1 on strings not fitted.
     leds: [f32; MAX_STRINGS],
@@ -2051,6 +2060,8 @@ mod tests {
         let mut compared = 0u32;
         for cal in &CALIBRATION {
             let k = StringConstants::new(cal);
+            // What lets the sums start from their first term: no lane's heat can be −0.0.
+            assert!(k.heat_fraction.iter().all(|&h| h >= 0.0), "{:?}", cal.class);
             for round in 0..20_000 {
                 let mut adc = AdcFrame::default();
                 for s in 0..MAX_STRINGS {
