@@ -677,6 +677,17 @@ struct Session {
     spot_lost: bool,
     /// The largest hot-spot excess among the samples, K ([`spot_excess_max_k`]).
     spot_excess_max_k: f32,
+    /// The largest `min_duty_since` among the samples, ‰ (0 without one): a duty not below
+    /// it lowers no sample's, so the control tick leaves the samples alone
+    /// ([`spot_min_duty_max`]).
+    spot_min_duty_max: u16,
+}
+
+/// The largest `min_duty_since` of the hot-spot samples, ‰ (0 when there is none).
+fn spot_min_duty_max(spot: &[Option<SpotSample>; SPOT_SAMPLES]) -> u16 {
+    spot.iter()
+        .flatten()
+        .fold(0, |max, sample| max.max(sample.min_duty_since))
 }
 
 /// The largest excess of the hot-spot samples, K (`f32::max`, which passes over NaN; NaN when
@@ -1452,8 +1463,12 @@ impl<V: Variant> Firmware<V> {
         if s.spot_lost {
             return f(FaultKind::NtcImplausible, 0);
         }
-        for sample in s.spot.iter_mut().flatten() {
-            sample.min_duty_since = sample.min_duty_since.min(duty);
+        // `min(x, duty)` is `x` for every sample when the duty is not below the largest `x`.
+        if duty < s.spot_min_duty_max {
+            for sample in s.spot.iter_mut().flatten() {
+                sample.min_duty_since = sample.min_duty_since.min(duty);
+            }
+            s.spot_min_duty_max = spot_min_duty_max(&s.spot);
         }
         if let [Some(a), Some(b)] = contact
             && s.treated_ms >= NTC_SETTLE_MS
@@ -1481,6 +1496,7 @@ impl<V: Variant> Firmware<V> {
                 });
                 s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
                 s.spot_excess_max_k = spot_excess_max_k(&s.spot);
+                s.spot_min_duty_max = spot_min_duty_max(&s.spot);
             }
         }
         let low = contact
@@ -1733,6 +1749,7 @@ impl<V: Variant> Firmware<V> {
                     spot_next_ms: NTC_SETTLE_MS,
                     spot_lost: false,
                     spot_excess_max_k: spot_excess_max_k(&[None; SPOT_SAMPLES]),
+                    spot_min_duty_max: spot_min_duty_max(&[None; SPOT_SAMPLES]),
                     fan_bad_ms: 0,
                 });
                 self.phase = Phase::Arming { ticket };
@@ -2143,6 +2160,44 @@ mod tests {
         assert!(
             screened > 10_000 && dropped > 10_000,
             "{screened} {dropped}"
+        );
+    }
+
+    /// A duty not below the samples' largest `min_duty_since` lowers none of them (the tick's
+    /// screen), and one below it lowers some: on sample sets with gaps and duties around them.
+    #[test]
+    fn spot_min_duty_max_screens_every_sample() {
+        let mut codes = Codes(11);
+        let (mut screened, mut lowered) = (0u32, 0u32);
+        for _ in 0..100_000 {
+            let mut spot = [None; SPOT_SAMPLES];
+            for sample in &mut spot {
+                if !codes.next().is_multiple_of(4) {
+                    let min_duty_since = codes.near(500, 20);
+                    *sample = Some(SpotSample {
+                        excess_k: 1.0,
+                        spot_c: 35.0,
+                        duty: 520,
+                        min_duty_since,
+                    });
+                }
+            }
+            let duty = codes.near(500, 25);
+            let mut updated = spot;
+            for sample in updated.iter_mut().flatten() {
+                sample.min_duty_since = sample.min_duty_since.min(duty);
+            }
+            if duty < spot_min_duty_max(&spot) {
+                assert_ne!(updated, spot, "duty {duty}");
+                lowered += 1;
+            } else {
+                assert_eq!(updated, spot, "duty {duty}");
+                screened += 1;
+            }
+        }
+        assert!(
+            screened > 10_000 && lowered > 10_000,
+            "{screened} {lowered}"
         );
     }
 
