@@ -652,6 +652,10 @@ impl StringScreen {
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Session {
     program: &'static Program,
+    /// Per channel, the program's set-point where this device drives the channel (the program
+    /// uses it and it is fitted), else 0, mA: what [`Firmware::drive`] commands, fixed for the
+    /// session.
+    drive_current_ma: [u16; MAX_CHANNELS],
     slot: u8,
     treated_ms: u64,
     emitted_ms: u64,
@@ -1730,8 +1734,16 @@ impl<V: Variant> Firmware<V> {
                 // The board at rest may still be warm from a previous session: the cooler of it
                 // and the contact sensors stands for the ambient of the below-ambient check.
                 let ambient = temps.contact.iter().flatten().fold(board, |a, &t| a.min(t));
+                let cal = self.cal;
                 self.session = Some(Session {
                     program,
+                    drive_current_ma: core::array::from_fn(|c| {
+                        if cal.channels[c].is_some() {
+                            program.current_ma[c]
+                        } else {
+                            0
+                        }
+                    }),
                     slot,
                     treated_ms: 0,
                     emitted_ms: 0,
@@ -1891,15 +1903,13 @@ impl<V: Variant> Firmware<V> {
             return (Command::default(), false);
         };
         let program = s.program;
-        // The channels the program drives on this device; the others stay at 0.
-        let driven = |c: usize| program.current_ma[c] != 0 && self.cal.channels[c].is_some();
-        // Each array made whole from per-channel values rather than element by element into a
+        // The channels the program drives on this device have a current; the others stay at 0.
+        let current_ma = s.drive_current_ma;
+        // The duties made whole from per-channel values rather than element by element into a
         // `Command` in memory: assembled by 16-bit stores, the command was copied on by a 64-bit
         // load that waited for them (a store-forwarding stall, 7 % of the step's samples).
-        let current_ma =
-            core::array::from_fn(|c| if driven(c) { program.current_ma[c] } else { 0 });
         let duty_permille = core::array::from_fn(|c| {
-            if !driven(c) {
+            if current_ma[c] == 0 {
                 return 0;
             }
             let factor = duty_factor[c];
