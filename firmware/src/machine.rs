@@ -342,8 +342,8 @@ impl StringSense {
             mv[s] = string_mv(adc, s);
             // P_el (1 − WPE), mA × mV / 10⁶ = W (domain.md §3.1).
             heat_w[s] = string_ma(adc, s) * mv[s] / 1.0e6 * k.heat_fraction[s];
-            // `heat / leds / n`, with `/ n` as `× (1/n)`: the same correctly rounded quotient.
-            per_led_w[s] = heat_w[s] / k.leds[s] * k.per_string[s];
+            // `heat / leds / n` as one division ([`StringConstants::leds_per_channel_string`]).
+            per_led_w[s] = heat_w[s] / k.leds_per_channel_string[s];
         }
         // Sums folded from their first term rather than from +0.0: `+0.0 + x` is `x` for every
         // `x` but −0.0, and no lane is −0.0 (products and quotients of non-negative codes and
@@ -382,23 +382,23 @@ struct StringConstants {
     /// domain.md §3.1), computed as the per-string loop computed it; 0 on strings not fitted.
     /// Never negative (every WPE is below 1), so no lane's heat is −0.0.
     heat_fraction: [f32; MAX_STRINGS],
-    /// LEDs per string of the string's channel; 1 on strings not fitted.
-    leds: [f32; MAX_STRINGS],
-    /// `1/n` for the `n` strings of the string's channel; 1 on strings not fitted. `n` is 1 or
-    /// 2 ([`STRINGS_PER_CHANNEL`]), a power of two, so `1/n` is exact and `x × (1/n)` is the
-    /// correctly rounded `x / n` for every `x`.
-    per_string: [f32; MAX_STRINGS],
+    /// `leds · n`: the LEDs per string of the string's channel times its `n` strings (an exact
+    /// integer in f32); 1 on strings not fitted. `h / (leds · n)` is `h / leds / n` bit for
+    /// bit, one division sooner on the tick's longest chain: `n` is 1 or 2
+    /// ([`STRINGS_PER_CHANNEL`]), and halving commutes with rounding to nearest wherever the
+    /// result is a normal f32 or zero, which it is here (a string's heat is 0 or at least
+    /// ~5·10⁻⁶ W times its heat fraction, far above 2⁻¹²⁶ × 2·65 535).
+    leds_per_channel_string: [f32; MAX_STRINGS],
 }
 
-// `1/n` is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
+// Halving is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
 const _: () = assert!(STRINGS_PER_CHANNEL <= 2);
 
 impl StringConstants {
     fn new(cal: &DeviceCalibration) -> StringConstants {
         let mut k = StringConstants {
             heat_fraction: [0.0; MAX_STRINGS],
-            leds: [1.0; MAX_STRINGS],
-            per_string: [1.0; MAX_STRINGS],
+            leds_per_channel_string: [1.0; MAX_STRINGS],
         };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -406,8 +406,7 @@ impl StringConstants {
             let n = strings.len() as f32;
             for s in strings {
                 k.heat_fraction[s] = 1.0 - ch.wpe;
-                k.leds[s] = f32::from(ch.leds_per_string);
-                k.per_string[s] = 1.0 / n;
+                k.leds_per_channel_string[s] = f32::from(ch.leds_per_string) * n;
             }
         }
         k
@@ -2087,8 +2086,15 @@ mod tests {
         let mut compared = 0u32;
         for cal in &CALIBRATION {
             let k = StringConstants::new(cal);
-            // What lets the sums start from their first term: no lane's heat can be −0.0.
+            // What lets the sums start from their first term: no lane's heat can be −0.0; and
+            // what keeps the one division exact: a fitted string's heat is far from subnormal.
             assert!(k.heat_fraction.iter().all(|&h| h >= 0.0), "{:?}", cal.class);
+            for (c, ch) in cal.channels.iter().enumerate() {
+                if ch.is_some() {
+                    let strings = cal.strings_of(c);
+                    assert!(strings.clone().all(|s| k.heat_fraction[s] > 1.0e-20));
+                }
+            }
             for round in 0..20_000 {
                 let mut adc = AdcFrame::default();
                 for s in 0..MAX_STRINGS {
