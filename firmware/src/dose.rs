@@ -112,17 +112,27 @@ pub fn irradiance_from_fraction_uw_cm2(
 }
 
 /// `libm::roundf(x) as u32` (half away from zero, saturating; NaN and negatives to 0), without
-/// the general rounding routine: for `0 ≤ x < 2³²` the truncation `i` is exact in f32 (below
-/// 2²³ it is small, above x is already an integer), so `x − i` is the exact fraction and
-/// comparing it with ½ rounds exactly as `roundf` does. The control tick rounds a few values
-/// every 10 ms.
+/// the general rounding routine: `x + (½ − 2⁻²⁵)` truncated (the control tick rounds a few values
+/// every 10 ms, and the rounding sits on its longest dependency chain: one addition and one
+/// conversion instead of a conversion there and back, a subtraction and a compare).
+///
+/// Why it is exact, for `x = n + f` (`n` an integer, `0 ≤ f < 1`): the constant is the largest
+/// f32 below ½, so the exact sum is below `n + 1` by more than `2⁻²⁵` when `f < ½`, and at most
+/// `2⁻²⁵` below it when `f ≥ ½`; the f32 spacing below `n + 1` is at least `2⁻²⁴`, so the sum
+/// rounds to below `n + 1` exactly in the first case (for `n ≥ 1` the spacing near `x` is at
+/// least half the spacing below `n + 1`, which keeps a rounded-up sum short of it), and to
+/// `n + 1` in the second; from 2²³ on every f32 is an integer and the sum rounds back to `x`.
+/// Below 0 the sum truncates to 0 and `as` saturates at both ends and sends NaN to 0, as
+/// before. Checked against the earlier `i + (x − i ≥ ½)` form on all 2³² bit patterns
+/// (offline); the tests compare with `roundf` around every tie and integer of the drive's and
+/// the dose's ranges.
 #[inline]
 pub fn round_to_u32(x: f32) -> u32 {
-    let i = x as u32;
-    // Without a branch: whether the fraction reaches ½ is data, right about half the time
-    // (measured: a third of these branches mispredicted in the runner week).
-    i.saturating_add(u32::from(x - i as f32 >= 0.5))
+    (x + BELOW_HALF) as u32
 }
+
+/// The largest f32 below ½: `½ − 2⁻²⁵` (the f32 spacing in `[¼, ½)` is 2⁻²⁵), exact.
+const BELOW_HALF: f32 = 0.5 - f32::EPSILON / 4.0;
 
 /// Delivered fluence of one session, per channel, as the firmware estimates it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -327,6 +337,21 @@ mod tests {
         for k in 0..200_000u32 {
             let x = k as f32 / 100.0;
             assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
+        }
+        // The eight floats on each side of every tie and every integer up to 2¹⁷, and of every
+        // 97th integer up to 2²⁵ (past the end of fractions), where a rounding shortcut fails
+        // if it fails anywhere.
+        let near = |x: f32| {
+            let b = x.to_bits();
+            (b.saturating_sub(8)..=b + 8).map(f32::from_bits)
+        };
+        let edges = (0..1u32 << 17)
+            .flat_map(|n| [n as f32, n as f32 + 0.5])
+            .chain((0..1u32 << 25).step_by(97).map(|n| n as f32));
+        for edge in edges {
+            for x in near(edge) {
+                assert_eq!(round_to_u32(x), libm::roundf(x) as u32, "{x}");
+            }
         }
     }
 

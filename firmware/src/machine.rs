@@ -342,22 +342,30 @@ impl StringSense {
             mv[s] = string_mv(adc, s);
             // P_el (1 − WPE), mA × mV / 10⁶ = W (domain.md §3.1).
             heat_w[s] = string_ma(adc, s) * mv[s] / 1.0e6 * k.heat_fraction[s];
-            // `heat / leds / n`, with `/ n` as `× (1/n)`: the same correctly rounded quotient.
-            per_led_w[s] = heat_w[s] / k.leds[s] * k.per_string[s];
+            // `heat / leds / n` as one division ([`StringConstants::leds_per_channel_string`]).
+            per_led_w[s] = heat_w[s] / k.leds_per_channel_string[s];
         }
-        let mut sense = StringSense {
-            mv,
-            ..StringSense::default()
-        };
-        for (c, h) in sense.heat_per_led_w.iter_mut().enumerate() {
-            for w in &per_led_w[c * STRINGS_PER_CHANNEL..(c + 1) * STRINGS_PER_CHANNEL] {
+        // Sums folded from their first term rather than from +0.0: `+0.0 + x` is `x` for every
+        // `x` but −0.0, and no lane is −0.0 (products and quotients of non-negative codes and
+        // constants, [`StringConstants`]), so the sums are the same bits one addition sooner
+        // (the junction estimate and the dose wait for them).
+        let mut heat_per_led_w = [0.0; MAX_CHANNELS];
+        for (c, h) in heat_per_led_w.iter_mut().enumerate() {
+            let first = c * STRINGS_PER_CHANNEL;
+            *h = per_led_w[first];
+            for w in &per_led_w[first + 1..first + STRINGS_PER_CHANNEL] {
                 *h += w;
             }
         }
-        for w in heat_w {
-            sense.total_heat_w += w;
+        let mut total_heat_w = heat_w[0];
+        for w in &heat_w[1..] {
+            total_heat_w += w;
         }
-        sense
+        StringSense {
+            mv,
+            heat_per_led_w,
+            total_heat_w,
+        }
     }
 }
 
@@ -372,24 +380,25 @@ impl StringSense {
 struct StringConstants {
     /// `1 − WPE` of the string's channel (the part of the electrical power that is heat,
     /// domain.md §3.1), computed as the per-string loop computed it; 0 on strings not fitted.
+    /// Never negative (every WPE is below 1), so no lane's heat is −0.0.
     heat_fraction: [f32; MAX_STRINGS],
-    /// LEDs per string of the string's channel; 1 on strings not fitted.
-    leds: [f32; MAX_STRINGS],
-    /// `1/n` for the `n` strings of the string's channel; 1 on strings not fitted. `n` is 1 or
-    /// 2 ([`STRINGS_PER_CHANNEL`]), a power of two, so `1/n` is exact and `x × (1/n)` is the
-    /// correctly rounded `x / n` for every `x`.
-    per_string: [f32; MAX_STRINGS],
+    /// `leds · n`: the LEDs per string of the string's channel times its `n` strings (an exact
+    /// integer in f32); 1 on strings not fitted. `h / (leds · n)` is `h / leds / n` bit for
+    /// bit, one division sooner on the tick's longest chain: `n` is 1 or 2
+    /// ([`STRINGS_PER_CHANNEL`]), and halving commutes with rounding to nearest wherever the
+    /// result is a normal f32 or zero, which it is here (a string's heat is 0 or at least
+    /// ~5·10⁻⁶ W times its heat fraction, far above 2⁻¹²⁶ × 2·65 535).
+    leds_per_channel_string: [f32; MAX_STRINGS],
 }
 
-// `1/n` is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
+// Halving is exact only for powers of two: 1 and 2 are the only string counts that can be fitted.
 const _: () = assert!(STRINGS_PER_CHANNEL <= 2);
 
 impl StringConstants {
     fn new(cal: &DeviceCalibration) -> StringConstants {
         let mut k = StringConstants {
             heat_fraction: [0.0; MAX_STRINGS],
-            leds: [1.0; MAX_STRINGS],
-            per_string: [1.0; MAX_STRINGS],
+            leds_per_channel_string: [1.0; MAX_STRINGS],
         };
         for (c, ch) in cal.channels.iter().enumerate() {
             let Some(ch) = ch else { continue };
@@ -397,8 +406,7 @@ impl StringConstants {
             let n = strings.len() as f32;
             for s in strings {
                 k.heat_fraction[s] = 1.0 - ch.wpe;
-                k.leds[s] = f32::from(ch.leds_per_string);
-                k.per_string[s] = 1.0 / n;
+                k.leds_per_channel_string[s] = f32::from(ch.leds_per_string) * n;
             }
         }
         k
@@ -643,6 +651,10 @@ impl StringScreen {
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Session {
     program: &'static Program,
+    /// Per channel, the program's set-point where this device drives the channel (the program
+    /// uses it and it is fitted), else 0, mA: what [`Firmware::drive`] commands, fixed for the
+    /// session.
+    drive_current_ma: [u16; MAX_CHANNELS],
     slot: u8,
     treated_ms: u64,
     emitted_ms: u64,
@@ -668,6 +680,17 @@ struct Session {
     spot_lost: bool,
     /// The largest hot-spot excess among the samples, K ([`spot_excess_max_k`]).
     spot_excess_max_k: f32,
+    /// The largest `min_duty_since` among the samples, ‰ (0 without one): a duty not below
+    /// it lowers no sample's, so the control tick leaves the samples alone
+    /// ([`spot_min_duty_max`]).
+    spot_min_duty_max: u16,
+}
+
+/// The largest `min_duty_since` of the hot-spot samples, ‰ (0 when there is none).
+fn spot_min_duty_max(spot: &[Option<SpotSample>; SPOT_SAMPLES]) -> u16 {
+    spot.iter()
+        .flatten()
+        .fold(0, |max, sample| max.max(sample.min_duty_since))
 }
 
 /// The largest excess of the hot-spot samples, K (`f32::max`, which passes over NaN; NaN when
@@ -917,11 +940,21 @@ impl<V: Variant> Firmware<V> {
 
         let nvm_write = self.persist_and_poll(now);
 
-        self.update_warning(&temps, covered, derated);
-        self.finish_step(input, &temps, duty_factor, covered, command, nvm_write, now)
+        let warning = self.contact_warning(&temps) || covered || derated;
+        self.finish_step(
+            input,
+            &temps,
+            duty_factor,
+            covered,
+            command,
+            nvm_write,
+            warning,
+            now,
+        )
     }
 
-    /// The end of both step paths: what diagnostics read back, and the output frame.
+    /// The end of both step paths: the step's `warning` stored, what diagnostics read back, and
+    /// the output frame.
     #[inline(always)]
     #[expect(
         clippy::too_many_arguments,
@@ -935,8 +968,15 @@ impl<V: Variant> Firmware<V> {
         covered: bool,
         command: Command,
         nvm_write: Option<NvmWrite>,
+        warning: bool,
         now: u64,
     ) -> OutputFrame {
+        // The fault code is read before the warning is stored: the two fields are neighbours,
+        // and the compiler reads the code with a load wide enough to cover the warning's byte,
+        // which stalled behind that byte's store (5 % of the step's samples when the warning
+        // was stored first).
+        let fault_code = self.fault.map_or(0, Fault::code);
+        self.warning = warning;
         self.last_step = StepView {
             contact_c: temps.contact_max(),
             board_c: temps.board,
@@ -944,7 +984,7 @@ impl<V: Variant> Firmware<V> {
             duty_factor,
             covered,
         };
-        self.outputs(command, nvm_write, now)
+        self.outputs(command, nvm_write, fault_code, now)
     }
 
     /// Out of session, requests the periodic uptime record when it is due; then gives the NVM
@@ -994,17 +1034,32 @@ impl<V: Variant> Firmware<V> {
         let command = Command::default();
         self.command = command;
         let nvm_write = self.persist_and_poll(now);
-        // `update_warning` without the derating test, which needs the treating phase.
-        self.update_contact_warning(temps);
-        self.warning |= covered;
+        // The warning without the derating test, which needs the treating phase.
+        let warning = self.contact_warning(temps) || covered;
         let duty_factor = [0.0; MAX_CHANNELS];
-        self.finish_step(input, temps, duty_factor, covered, command, nvm_write, now)
+        self.finish_step(
+            input,
+            temps,
+            duty_factor,
+            covered,
+            command,
+            nvm_write,
+            warning,
+            now,
+        )
     }
 
-    /// The output frame of a step that drives `command` and writes `nvm_write`.
+    /// The output frame of a step that drives `command`, writes `nvm_write` and reports
+    /// `fault_code` (the latched fault's [`Fault::code`], 0 without one).
     // Inline in both step paths (see `step_at_rest`).
     #[inline(always)]
-    fn outputs(&self, command: Command, nvm_write: Option<NvmWrite>, now: u64) -> OutputFrame {
+    fn outputs(
+        &self,
+        command: Command,
+        nvm_write: Option<NvmWrite>,
+        fault_code: u16,
+        now: u64,
+    ) -> OutputFrame {
         // The phase's four fields from one test while treating (the control tick's phase):
         // what `indicator`, `next_wake`, `session_state` and `detail` give for `Treating`.
         let (indicator, next_wake_ms, state, detail) = if self.phase == Phase::Treating {
@@ -1035,7 +1090,7 @@ impl<V: Variant> Firmware<V> {
                 .session
                 .as_ref()
                 .map_or(self.last_dose_mj_cm2, |s| s.dose.mean_mj_cm2()),
-            fault_code: self.fault.map_or(0, Fault::code),
+            fault_code,
         };
         // Copied only when there is one: `Some` is rare and the record is 67 bytes, which a
         // move of the whole `Option` copied into the frame on every step.
@@ -1411,8 +1466,12 @@ impl<V: Variant> Firmware<V> {
         if s.spot_lost {
             return f(FaultKind::NtcImplausible, 0);
         }
-        for sample in s.spot.iter_mut().flatten() {
-            sample.min_duty_since = sample.min_duty_since.min(duty);
+        // `min(x, duty)` is `x` for every sample when the duty is not below the largest `x`.
+        if duty < s.spot_min_duty_max {
+            for sample in s.spot.iter_mut().flatten() {
+                sample.min_duty_since = sample.min_duty_since.min(duty);
+            }
+            s.spot_min_duty_max = spot_min_duty_max(&s.spot);
         }
         if let [Some(a), Some(b)] = contact
             && s.treated_ms >= NTC_SETTLE_MS
@@ -1440,6 +1499,7 @@ impl<V: Variant> Firmware<V> {
                 });
                 s.spot_next_ms = s.treated_ms + SPOT_SAMPLE_MS;
                 s.spot_excess_max_k = spot_excess_max_k(&s.spot);
+                s.spot_min_duty_max = spot_min_duty_max(&s.spot);
             }
         }
         let low = contact
@@ -1673,8 +1733,16 @@ impl<V: Variant> Firmware<V> {
                 // The board at rest may still be warm from a previous session: the cooler of it
                 // and the contact sensors stands for the ambient of the below-ambient check.
                 let ambient = temps.contact.iter().flatten().fold(board, |a, &t| a.min(t));
+                let cal = self.cal;
                 self.session = Some(Session {
                     program,
+                    drive_current_ma: core::array::from_fn(|c| {
+                        if cal.channels[c].is_some() {
+                            program.current_ma[c]
+                        } else {
+                            0
+                        }
+                    }),
                     slot,
                     treated_ms: 0,
                     emitted_ms: 0,
@@ -1692,6 +1760,7 @@ impl<V: Variant> Firmware<V> {
                     spot_next_ms: NTC_SETTLE_MS,
                     spot_lost: false,
                     spot_excess_max_k: spot_excess_max_k(&[None; SPOT_SAMPLES]),
+                    spot_min_duty_max: spot_min_duty_max(&[None; SPOT_SAMPLES]),
                     fan_bad_ms: 0,
                 });
                 self.phase = Phase::Arming { ticket };
@@ -1832,48 +1901,54 @@ impl<V: Variant> Firmware<V> {
         else {
             return (Command::default(), false);
         };
-        let mut cmd = Command {
+        let program = s.program;
+        // The channels the program drives on this device have a current; the others stay at 0.
+        let current_ma = s.drive_current_ma;
+        // The duties made whole from per-channel values rather than element by element into a
+        // `Command` in memory: assembled by 16-bit stores, the command was copied on by a 64-bit
+        // load that waited for them (a store-forwarding stall, 7 % of the step's samples).
+        let duty_permille = core::array::from_fn(|c| {
+            if current_ma[c] == 0 {
+                return 0;
+            }
+            let factor = duty_factor[c];
+            // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
+            // saturation for any factor.
+            // A factor of exactly 1 (no derating, the usual case) keeps the integer duty:
+            // `roundf(d · 1.0) = d` for any u16 `d`.
+            let duty = if factor == 1.0 {
+                u32::from(program.duty_permille[c])
+            } else {
+                round_to_u32(f32::from(program.duty_permille[c]) * factor)
+            };
+            duty.min(u32::from(u16::MAX)) as u16
+        });
+        // Any channel the program drives, fitted or not.
+        let derated = program
+            .current_ma
+            .iter()
+            .zip(duty_factor)
+            .any(|(&i, factor)| i != 0 && factor < 1.0);
+        let cmd = Command {
+            duty_permille,
+            current_ma,
             hw_enable: true,
-            ..Command::default()
         };
-        let mut derated = false;
-        for (c, factor) in duty_factor.into_iter().enumerate() {
-            if s.program.current_ma[c] == 0 {
-                continue;
-            }
-            derated |= factor < 1.0;
-            if self.cal.channels[c].is_some() {
-                cmd.current_ma[c] = s.program.current_ma[c];
-                // `roundf(..) as u16`: the duty never exceeds 1000 ‰, the clamp keeps the cast's
-                // saturation for any factor.
-                // A factor of exactly 1 (no derating, the usual case) keeps the integer duty:
-                // `roundf(d · 1.0) = d` for any u16 `d`.
-                let duty = if factor == 1.0 {
-                    u32::from(s.program.duty_permille[c])
-                } else {
-                    round_to_u32(f32::from(s.program.duty_permille[c]) * factor)
-                };
-                cmd.duty_permille[c] = duty.min(u32::from(u16::MAX)) as u16;
-            }
-        }
         (cmd, derated)
     }
 
-    /// The warning: the contact temperature's, the covered verdict, or a driven channel derated
-    /// ([`Self::drive`]).
-    fn update_warning(&mut self, temps: &Temps, covered: bool, derated: bool) {
-        self.update_contact_warning(temps);
-        self.warning |= covered || derated;
-    }
-
-    /// The contact-temperature warning, with its hysteresis (both step paths).
+    /// The contact-temperature warning after this step's `temps`, with its hysteresis (the last
+    /// warning holds between the two thresholds); both step paths add their other reasons (the
+    /// covered verdict, a driven channel derated, [`Self::drive`]) before storing it.
     #[inline(always)]
-    fn update_contact_warning(&mut self, temps: &Temps) {
+    fn contact_warning(&self, temps: &Temps) -> bool {
         let t = temps.contact_max().unwrap_or(f32::NEG_INFINITY);
         if t >= LIMITS.warn_on_c {
-            self.warning = true;
+            true
         } else if t < LIMITS.warn_off_c {
-            self.warning = false;
+            false
+        } else {
+            self.warning
         }
     }
 
@@ -2011,6 +2086,15 @@ mod tests {
         let mut compared = 0u32;
         for cal in &CALIBRATION {
             let k = StringConstants::new(cal);
+            // What lets the sums start from their first term: no lane's heat can be −0.0; and
+            // what keeps the one division exact: a fitted string's heat is far from subnormal.
+            assert!(k.heat_fraction.iter().all(|&h| h >= 0.0), "{:?}", cal.class);
+            for (c, ch) in cal.channels.iter().enumerate() {
+                if ch.is_some() {
+                    let strings = cal.strings_of(c);
+                    assert!(strings.clone().all(|s| k.heat_fraction[s] > 1.0e-20));
+                }
+            }
             for round in 0..20_000 {
                 let mut adc = AdcFrame::default();
                 for s in 0..MAX_STRINGS {
@@ -2095,6 +2179,44 @@ mod tests {
         );
     }
 
+    /// A duty not below the samples' largest `min_duty_since` lowers none of them (the tick's
+    /// screen), and one below it lowers some: on sample sets with gaps and duties around them.
+    #[test]
+    fn spot_min_duty_max_screens_every_sample() {
+        let mut codes = Codes(11);
+        let (mut screened, mut lowered) = (0u32, 0u32);
+        for _ in 0..100_000 {
+            let mut spot = [None; SPOT_SAMPLES];
+            for sample in &mut spot {
+                if !codes.next().is_multiple_of(4) {
+                    let min_duty_since = codes.near(500, 20);
+                    *sample = Some(SpotSample {
+                        excess_k: 1.0,
+                        spot_c: 35.0,
+                        duty: 520,
+                        min_duty_since,
+                    });
+                }
+            }
+            let duty = codes.near(500, 25);
+            let mut updated = spot;
+            for sample in updated.iter_mut().flatten() {
+                sample.min_duty_since = sample.min_duty_since.min(duty);
+            }
+            if duty < spot_min_duty_max(&spot) {
+                assert_ne!(updated, spot, "duty {duty}");
+                lowered += 1;
+            } else {
+                assert_eq!(updated, spot, "duty {duty}");
+                screened += 1;
+            }
+        }
+        assert!(
+            screened > 10_000 && lowered > 10_000,
+            "{screened} {lowered}"
+        );
+    }
+
     /// The output frame's treating shortcut gives what the phase's own functions give, with
     /// the warning on and off, the writer idle and busy, and a fault candidate or none.
     #[test]
@@ -2114,7 +2236,7 @@ mod tests {
                     0,
                 ));
                 let now = fw.uptime_ms;
-                let out = fw.outputs(Command::default(), None, now);
+                let out = fw.outputs(Command::default(), None, 0, now);
                 assert_eq!(out.indicator, fw.indicator());
                 assert_eq!(out.next_wake_ms, fw.next_wake(now));
                 assert_eq!(out.state, fw.phase.session_state() as u8);
