@@ -132,6 +132,35 @@ fn an_unhashed_run_is_the_same_run_without_the_hash() {
     );
 }
 
+#[test]
+fn a_firmware_stepped_in_place_runs_as_one_that_returns_its_frame() {
+    let s = blanket_week();
+    let in_place = harness::run_reference(&s, &mut harness::events::Discard).expect("runs");
+    // The reference firmware without `with_step_into`: every step through `Firmware::step`.
+    let mut factory = |kind: DeviceKind| -> Result<Box<dyn harness::dut::Dut>, _> {
+        Ok(Box::new(harness::dut::InProcess::new(
+            harness::plant_io::device_class(kind),
+            harness::dut::DutIdentity {
+                name: "returned frames".into(),
+                version: String::new(),
+                build: String::new(),
+            },
+            firmware::Firmware::boot,
+            firmware::Firmware::step,
+        )))
+    };
+    let returned =
+        harness::bench::run(&s, &mut factory, &mut harness::events::Discard).expect("runs");
+    assert!(in_place.samples > 1000, "{}", in_place.samples);
+    assert_eq!(
+        RunResult {
+            firmware: returned.firmware.clone(),
+            ..in_place
+        },
+        returned
+    );
+}
+
 fn blanket_week() -> Scenario {
     let w = DeviceKind::Wrap;
     let mut s = scenario(

@@ -896,12 +896,22 @@ impl<V: Variant> Firmware<V> {
 
     /// One step: called when `next_wake_ms` elapses and whenever an input changes.
     pub fn step(&mut self, input: &InputFrame) -> OutputFrame {
+        let mut out = OutputFrame::default();
+        self.step_into(input, &mut out);
+        out
+    }
+
+    /// [`Self::step`] with the frame written into `out`, where the caller keeps it. A returned
+    /// frame is built in a temporary and copied on with wide loads that read its narrow stores
+    /// back before they reach the cache: a store-forwarding stall every step.
+    pub fn step_into(&mut self, input: &InputFrame, out: &mut OutputFrame) {
         let elapsed = self.advance_clock(input.now_ms);
         let now = self.uptime_ms;
         let temps = self.read_temps(input);
         self.update_rates(&temps, now);
         if self.session.is_none() && !self.command.hw_enable {
-            return self.step_at_rest(input, &temps, now);
+            *out = self.step_at_rest(input, &temps, now);
+            return;
         }
         if self.string_screen.command != self.command {
             self.string_screen.set_command(self.command, self.cal);
@@ -941,7 +951,7 @@ impl<V: Variant> Firmware<V> {
         let nvm_write = self.persist_and_poll(now);
 
         let warning = self.contact_warning(&temps) || covered || derated;
-        self.finish_step(
+        *out = self.finish_step(
             input,
             &temps,
             duty_factor,
@@ -950,7 +960,7 @@ impl<V: Variant> Firmware<V> {
             nvm_write,
             warning,
             now,
-        )
+        );
     }
 
     /// The end of both step paths: the step's `warning` stored, what diagnostics read back, and
