@@ -77,9 +77,10 @@ fn quantize_counts(x: f64) -> u16 {
 }
 
 /// Every sense channel of one read at once: `counts[k] + noise_lsb[k] · normal[k]` rounded as
-/// [`adc_code`] rounds (half up, clamped to the ADC range), the same codes (a test checks it). Clamping in floating point first
-/// lets the compiler round all channels in a few vector instructions: one channel at a time the
-/// conversions' latencies queued up behind each other.
+/// [`adc_code`] rounds (half up, clamped to the ADC range), the same codes as one channel at a
+/// time (a test checks it). Clamping in floating point first lets the compiler round all
+/// channels in a few vector instructions: one channel at a time the conversions' latencies
+/// queued up behind each other.
 pub fn noisy_codes<const N: usize>(
     counts: &[f64; N],
     noise_lsb: &[f64; N],
