@@ -86,8 +86,7 @@ pub type BootFn<F> = fn(firmware::DeviceClass, &[u8; NVM_SIZE]) -> F;
 pub struct InProcess<F> {
     class: firmware::DeviceClass,
     boot_fn: BootFn<F>,
-    step_fn: fn(&mut F, &InputFrame) -> OutputFrame,
-    step_into_fn: Option<StepIntoFn<F>>,
+    step_fn: StepFn<F>,
     identity: DutIdentity,
     running: Option<F>,
 }
@@ -95,6 +94,15 @@ pub struct InProcess<F> {
 /// Signature of an in-process firmware's step that writes its frame into the caller's (see
 /// [`InProcess::with_step_into`]).
 pub type StepIntoFn<F> = fn(&mut F, &InputFrame, &mut OutputFrame);
+
+/// How an in-process firmware is stepped.
+#[derive(Clone, Copy)]
+enum StepFn<F> {
+    /// The step returns its frame.
+    Returning(fn(&mut F, &InputFrame) -> OutputFrame),
+    /// The step writes its frame where the caller keeps it.
+    InPlace(StepIntoFn<F>),
+}
 
 impl<F> InProcess<F> {
     /// Wrap a firmware given its boot and step functions.
@@ -107,19 +115,19 @@ impl<F> InProcess<F> {
         InProcess {
             class,
             boot_fn,
-            step_fn,
-            step_into_fn: None,
+            step_fn: StepFn::Returning(step_fn),
             identity,
             running: None,
         }
     }
 
-    /// The same firmware, stepped by `step_into` where the bench keeps the frame: for a
-    /// firmware whose step can write its output frame in place (as the reference firmware's
-    /// `Firmware::step_into` does), which spares the loop a copy of the returned frame and
-    /// the store-forwarding stall that copy causes. It must write what `step_fn` returns.
+    /// The same firmware, stepped by `step_into` in place of the step given to [`Self::new`]:
+    /// for a firmware whose step can write its output frame where the bench keeps it (as the
+    /// reference firmware's `Firmware::step_into` does), which spares the loop a copy of the
+    /// returned frame and the store-forwarding stall that copy causes. It must write what the
+    /// returning step would return.
     pub fn with_step_into(mut self, step_into: StepIntoFn<F>) -> InProcess<F> {
-        self.step_into_fn = Some(step_into);
+        self.step_fn = StepFn::InPlace(step_into);
         self
     }
 }
@@ -160,9 +168,9 @@ impl<F> Dut for InProcess<F> {
             .running
             .as_mut()
             .ok_or_else(|| DutError::Transport("step before boot".into()))?;
-        match self.step_into_fn {
-            Some(step_into) => step_into(fw, input, out),
-            None => *out = (self.step_fn)(fw, input),
+        match self.step_fn {
+            StepFn::InPlace(step_into) => step_into(fw, input, out),
+            StepFn::Returning(step) => *out = step(fw, input),
         }
         Ok(())
     }

@@ -613,6 +613,7 @@ impl JumpBasis {
                 forcing,
                 self.parts.iter().map(|p| p.nodes.as_slice()),
             ),
+            fixed_point: Vec::new(),
         }
     }
 }
@@ -997,38 +998,14 @@ impl HeldInputStep {
     /// Allocation-free after the first step with a given `pending`.
     pub fn step(&self, state: &mut ThermalState, varying_w: &[f64], pending: &mut PendingFlows) {
         self.advance_rows(state, varying_w);
-        self.add_pending(state, pending);
-    }
-
-    /// [`Self::step`], answering whether the step left every temperature where it was, bit for
-    /// bit. Then the state is a fixed point of this step with these `varying_w`: the next such
-    /// step computes the same bits from the same bits, and [`Self::repeat_still`] stands for it.
-    pub fn step_still(
-        &self,
-        state: &mut ThermalState,
-        varying_w: &[f64],
-        pending: &mut PendingFlows,
-    ) -> bool {
-        self.step(state, varying_w, pending);
-        let n = self.nodes;
-        state.temps_c[..n]
-            .iter()
-            .zip(&state.input[..n])
-            .all(|(t, x)| t.to_bits() == x.to_bits())
-    }
-
-    /// What [`Self::step`] does to `state` and `pending` when the state is a fixed point of this
-    /// step and nothing has touched it since the step that found so ([`Self::step_still`]
-    /// answered `true`, with the same `varying_w`): the temperatures stay, the step's input is
-    /// already in place, and only its flows are added to `pending`. The same bits as a step.
-    pub fn repeat_still(&self, state: &ThermalState, pending: &mut PendingFlows) {
-        self.add_pending(state, pending);
-    }
-
-    /// Adds the input of the step just taken, `[x before; varying_w]`, to `pending`.
-    fn add_pending(&self, state: &ThermalState, pending: &mut PendingFlows) {
         let width = self.nodes + self.varying.len();
-        let v = &state.input[..width];
+        self.add_pending(&state.input[..width], pending);
+    }
+
+    /// Adds a step's input `[x before; varying_w]` to `pending`.
+    fn add_pending(&self, v: &[f64], pending: &mut PendingFlows) {
+        let width = self.nodes + self.varying.len();
+        debug_assert_eq!(v.len(), width, "a whole step input");
         if pending.sum_input.len() != width {
             pending.sum_input = vec![0.0; width];
         }
@@ -1153,6 +1130,11 @@ pub struct HeldJump {
     source_w: Vec<f64>,
     /// The step on the state alone, the held inputs folded into its forcing.
     step: HeldInputStep,
+    /// A state this jump leaves where it is, bit for bit, once a step has found one (empty
+    /// before): from it the next step computes the same bits from the same bits, so a jump from
+    /// it only adds its flows. After a few hours at rest most of the firmware's 60 s wakes start
+    /// there.
+    fixed_point: Vec<f64>,
 }
 
 impl HeldJump {
@@ -1162,21 +1144,28 @@ impl HeldJump {
     }
 
     /// Advances `state` by the step; its heat flows go to `pending` (see
-    /// [`HeldJump::flush`]). Allocation-free after the first step with a given `pending`.
-    pub fn step(&self, state: &mut ThermalState, pending: &mut PendingFlows) {
+    /// [`HeldJump::flush`]). From the jump's fixed point ([`Self::fixed_point`]) the state
+    /// stays and only the flows are added, the same bits without the matrix-vector product.
+    /// Allocation-free after the first step with a given `pending`, but for the copy of a
+    /// fixed point when a step first finds one.
+    pub fn step(&mut self, state: &mut ThermalState, pending: &mut PendingFlows) {
+        let same = |a: &[f64], b: &[f64]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        // The step's input is `[x before]` (no varying sources): at the fixed point, the state.
+        if same(&self.fixed_point, &state.temps_c) {
+            self.step.add_pending(&state.temps_c, pending);
+            return;
+        }
         self.step.step(state, &[], pending);
+        if same(&state.temps_c, &state.input[..self.step.nodes]) {
+            self.fixed_point.clone_from(&state.temps_c);
+        }
     }
 
-    /// [`Self::step`], answering whether the state is now a fixed point of this jump (see
-    /// [`HeldInputStep::step_still`]).
-    pub fn step_still(&self, state: &mut ThermalState, pending: &mut PendingFlows) -> bool {
-        self.step.step_still(state, &[], pending)
-    }
-
-    /// [`Self::step`] from a fixed point of this jump, untouched since the step that found it
-    /// ([`Self::step_still`] answered `true`): the same bits, without the matrix-vector product.
-    pub fn repeat_still(&self, state: &ThermalState, pending: &mut PendingFlows) {
-        self.step.repeat_still(state, pending);
+    /// The state this jump was found to leave where it is, if a step has found one.
+    pub fn fixed_point(&self) -> Option<&[f64]> {
+        (!self.fixed_point.is_empty()).then_some(self.fixed_point.as_slice())
     }
 
     /// Advances `state` by the step and adds its heat flows (J) to `state.flow_j` at once.
@@ -1394,51 +1383,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_jump_from_its_fixed_point_repeats_it_bit_for_bit() {
-        let net = two_part_network();
-        let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
-        let jump = net.discretize_held(60.0, &bnd, &src);
-        let mut state = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+    /// Steps `jump` from `state` until it finds its fixed point (bounded).
+    fn rest_at_fixed_point(jump: &mut HeldJump, state: &mut ThermalState) {
         let mut pending = PendingFlows::default();
-        assert!(
-            !jump.step_still(&mut state, &mut pending),
-            "the first step from far off the steady state moves it"
-        );
-        let mut steps = 1;
-        while !jump.step_still(&mut state, &mut pending) {
+        let mut steps = 0;
+        while jump.fixed_point().is_none() {
+            jump.step(state, &mut pending);
             steps += 1;
             assert!(steps < 100_000, "60 s jumps never came to rest");
         }
-        // From the fixed point, a real step and the repeat leave the same bits everywhere.
-        let (mut stepped, mut stepped_pending) = (state.clone(), pending.clone());
-        jump.step(&mut stepped, &mut stepped_pending);
-        jump.repeat_still(&state, &mut pending);
-        assert_eq!(stepped, state);
-        assert_eq!(stepped_pending, pending);
-        let (mut a, mut b) = (state.clone(), state);
-        jump.flush(&mut stepped_pending, &mut a);
-        jump.flush(&mut pending, &mut b);
-        assert_eq!(
-            a.flow_j.iter().map(|f| f.to_bits()).collect::<Vec<_>>(),
-            b.flow_j.iter().map(|f| f.to_bits()).collect::<Vec<_>>()
-        );
+        assert!(steps > 1, "the state started away from the steady state");
     }
 
     #[test]
-    fn a_step_that_moves_any_temperature_is_not_still() {
+    fn a_jump_from_its_fixed_point_gives_the_stepped_bits() {
         let net = two_part_network();
-        let jump = net.discretize_held(60.0, &[21.0, 37.0], &[3.0, 0.5]);
+        let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
+        let mut jump = net.discretize_held(60.0, &bnd, &src);
         let mut state = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+        rest_at_fixed_point(&mut jump, &mut state);
+        assert_eq!(jump.fixed_point(), Some(state.temps_c.as_slice()));
+        // A fresh build of the same jump knows no fixed point: it takes the full step.
+        let (mut stepped, mut stepped_pending) = (state.clone(), PendingFlows::default());
         let mut pending = PendingFlows::default();
-        while !jump.step_still(&mut state, &mut pending) {}
-        // Nudge one node by one ulp: the next step moves it back, so it is not a fixed point.
+        for _ in 0..3 {
+            net.discretize_held(60.0, &bnd, &src)
+                .step(&mut stepped, &mut stepped_pending);
+            jump.step(&mut state, &mut pending);
+        }
+        assert_eq!(stepped.temps_c, state.temps_c);
+        assert_eq!(stepped_pending, pending);
+        jump.flush(&mut stepped_pending, &mut stepped);
+        jump.flush(&mut pending, &mut state);
+        let bits = |s: &ThermalState| s.flow_j.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&stepped), bits(&state));
+        assert!(state.flow_j.iter().any(|f| f.abs() > 1.0), "heat flowed");
+    }
+
+    #[test]
+    fn a_state_one_ulp_off_the_fixed_point_takes_the_full_step() {
+        let net = two_part_network();
+        let (bnd, src) = ([21.0, 37.0], [3.0, 0.5]);
+        let mut jump = net.discretize_held(60.0, &bnd, &src);
+        let mut state = net.state_from(&[30.0, 28.0, 33.0, 36.0]);
+        rest_at_fixed_point(&mut jump, &mut state);
         for node in 0..state.temps_c.len() {
             let mut nudged = state.clone();
             nudged.temps_c[node] = f64::from_bits(nudged.temps_c[node].to_bits() + 1);
-            let before = nudged.temps_c.clone();
-            let still = jump.step_still(&mut nudged, &mut pending);
-            assert_eq!(still, nudged.temps_c == before, "node {node}");
+            let mut stepped = nudged.clone();
+            let mut pending = PendingFlows::default();
+            net.discretize_held(60.0, &bnd, &src)
+                .step(&mut stepped, &mut pending);
+            jump.clone().step(&mut nudged, &mut PendingFlows::default());
+            assert_eq!(stepped.temps_c, nudged.temps_c, "node {node}");
         }
     }
 

@@ -43,6 +43,9 @@ pub const HOT_SPOT_AREA_M2: f64 = 1e-4;
 /// The plant's control tick, ms: the cached discretisation's step.
 pub const TICK_MS: u64 = 10;
 
+/// [`TICK_MS`] in seconds (the same bits as the division at run time).
+pub const TICK_S: f64 = TICK_MS as f64 / 1000.0;
+
 /// Control ticks per thermal update: the thermal network advances once per 100 ms of ticks, with
 /// the LED heat and absorbed light of those ticks averaged (the same energy, spread evenly).
 ///
@@ -340,11 +343,6 @@ pub struct ThermalCore {
     /// starting state, so they are applied once to the sum of the starts.
     jump_at: Option<usize>,
     jump_pending: PendingFlows,
-    /// The cached jump (index into the current network's jumps) of which the state is a fixed
-    /// point, bit for bit, found by that jump's last step with nothing touching the temperatures
-    /// since: the next such jump keeps them and only adds its flows. After a few hours at rest
-    /// the firmware's 60 s wakes keep finding one.
-    still_under: Option<usize>,
     state: ThermalState,
     boundary_c: [f64; BOUNDARY_COUNT],
     sources: [f64; SOURCE_COUNT],
@@ -389,7 +387,6 @@ impl ThermalCore {
             pending: Default::default(),
             jump_at: None,
             jump_pending: PendingFlows::default(),
-            still_under: None,
             state,
             boundary_c: [0.0; BOUNDARY_COUNT],
             sources: [0.0; SOURCE_COUNT],
@@ -414,7 +411,6 @@ impl ThermalCore {
         }
         self.settle_flows();
         self.held = [None, None];
-        self.still_under = None;
         let next = match self.recent.iter().position(|d| d.net == net) {
             Some(i) => self.recent.remove(i),
             None => Discretised {
@@ -462,7 +458,6 @@ impl ThermalCore {
                 self.state.temps_c[node.index()] = *t;
             }
         }
-        self.still_under = None;
     }
 
     /// Sets the boundary temperatures (both systems get the same values).
@@ -542,7 +537,6 @@ impl ThermalCore {
         ];
         if let Some(h) = &self.held[k] {
             h.step(&mut self.state, &varying, &mut self.pending[k]);
-            self.still_under = None;
         }
     }
 
@@ -565,8 +559,6 @@ impl ThermalCore {
         let i = match found {
             Some(i) => i,
             None => {
-                // The cached jumps' indices shift.
-                self.still_under = None;
                 if cur.jumps.len() == JUMP_CACHE {
                     cur.jumps.remove(0);
                 }
@@ -576,13 +568,7 @@ impl ThermalCore {
                 cur.jumps.len() - 1
             }
         };
-        let jump = &cur.jumps[i];
-        if self.still_under == Some(i) {
-            jump.repeat_still(&self.state, &mut self.jump_pending);
-        } else {
-            let still = jump.step_still(&mut self.state, &mut self.jump_pending);
-            self.still_under = still.then_some(i);
-        }
+        cur.jumps[i].step(&mut self.state, &mut self.jump_pending);
         self.jump_at = Some(i);
     }
 
@@ -1526,9 +1512,8 @@ impl Plant {
         if dt_ms == 0 {
             return;
         }
-        // The control tick's length is a constant (the same bits as the division, which a tick
-        // would otherwise wait for before accruing its dose).
-        const TICK_S: f64 = TICK_MS as f64 / 1000.0;
+        // A tick takes its length as a constant instead of waiting for the division before it
+        // accrues its dose.
         let dt_s = if dt_ms == TICK_MS {
             TICK_S
         } else {
@@ -1590,7 +1575,7 @@ impl Plant {
             return;
         }
         let n = f64::from(p.ticks);
-        let tick_s = TICK_MS as f64 / 1000.0;
+        let tick_s = TICK_S;
         let mean = ThermalInputs {
             led_heat_w: p.inputs.led_heat_w.map(|w| w / n),
             main_absorbed_w: p.inputs.main_absorbed_w.map(|w| w / n),
@@ -1692,17 +1677,14 @@ impl Plant {
         // the result that follow stalled on store forwarding).
         let sensors = self.spec.sensors;
         let contact = usize::from(sensors.contact_ntcs);
-        let present = |yes: bool| if yes { u16::MAX } else { 0 };
-        let mut mask = [u16::MAX; SENSE_CHANNELS];
-        for (k, m) in mask[..NTC_CHANNELS].iter_mut().enumerate() {
-            *m = present(if k < MAX_CONTACT_NTCS {
-                k < contact
-            } else {
-                sensors.board_ntc
-            });
-        }
-        mask[SENSE_CHANNELS - 1] = present(codes.supply.is_some());
-        let c: [u16; SENSE_CHANNELS] = core::array::from_fn(|k| noisy[k] & mask[k]);
+        let present = |k: usize| match k {
+            k if k < MAX_CONTACT_NTCS => k < contact,
+            MAX_CONTACT_NTCS => sensors.board_ntc,
+            k if k == SENSE_CHANNELS - 1 => codes.supply.is_some(),
+            _ => true,
+        };
+        let c: [u16; SENSE_CHANNELS] =
+            core::array::from_fn(|k| if present(k) { noisy[k] } else { 0 });
         let facing = self.facing_zone();
         let (cur, volt) = (NTC_CHANNELS, NTC_CHANNELS + MAX_STRINGS);
         Readings {
@@ -1771,8 +1753,7 @@ impl Plant {
             cem43_min: self.cem43.minutes(),
             emitting: self.factor.iter().any(|&f| f > 0.0),
             eye_nir_mw_cm2: nir_at_eye,
-            electrical_j: self.ledger.electrical_j
-                + self.pending.electrical_w * TICK_MS as f64 / 1000.0,
+            electrical_j: self.ledger.electrical_j + self.pending.electrical_w * TICK_S,
         }
     }
 
@@ -2128,7 +2109,7 @@ mod tests {
                 lazy.jump(60.0, &idle);
                 rest.step_settled(&mut eager.state);
                 assert_eq!(lazy.state().temps_c, eager.state().temps_c, "round {round}");
-                rested |= lazy.still_under.is_some();
+                rested |= lazy.current.jumps.iter().any(|j| j.fixed_point().is_some());
             }
             let profile = [36.0, 36.5, 37.0];
             lazy.set_column_profile(&profile);

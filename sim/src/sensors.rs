@@ -100,15 +100,10 @@ pub fn noisy_codes<const N: usize>(
     codes
 }
 
-/// Quantization with additive Gaussian noise of `noise_lsb` rms, given one standard normal draw
-/// (see [`standard_normals`]).
-pub fn adc_code_noisy(fraction: f64, noise_lsb: f64, normal: f64) -> u16 {
-    noisy_code(fraction * f64::from(ADC_MAX), noise_lsb, normal)
-}
-
-/// A code with `noise_lsb` rms of noise added, quantized as [`adc_code`] does (`counts` in LSB,
-/// not yet rounded).
-fn noisy_code(counts: f64, noise_lsb: f64, normal: f64) -> u16 {
+/// A code with `noise_lsb` rms of noise added, given one standard normal draw (see
+/// [`standard_normals`]), quantized as [`adc_code`] does (`counts` in LSB, not yet rounded): one
+/// channel of [`noisy_codes`].
+pub fn noisy_code(counts: f64, noise_lsb: f64, normal: f64) -> u16 {
     quantize_counts(counts + noise_lsb * normal)
 }
 
@@ -285,6 +280,14 @@ impl Default for NtcConfig {
     }
 }
 
+/// A thermistor's kept divider: the sensed temperature (°C) and the divider fraction there.
+fn divider_at(tolerance: NtcTolerance, sensed_c: f64) -> (f64, f64) {
+    (
+        sensed_c,
+        divider_fraction(tolerance.resistance_ohm(sensed_c)),
+    )
+}
+
 /// A thermistor with its own thermal lag, tolerance, noise and fault state.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ntc {
@@ -314,7 +317,7 @@ impl Ntc {
             fault: NtcFault::None,
             fault_age_s: 0.0,
             decay: (0.0, 1.0),
-            divider: (f64::NAN, 0.0),
+            divider: divider_at(config.tolerance, initial_c),
             counts: None,
         };
         ntc.update_reading();
@@ -329,20 +332,17 @@ impl Ntc {
     /// Replaces the part's tolerance corner (the body temperature stays).
     pub fn set_tolerance(&mut self, tolerance: NtcTolerance) {
         self.config.tolerance = tolerance;
-        self.divider.0 = f64::NAN;
+        self.divider = divider_at(tolerance, self.sensed_c());
         self.update_reading();
     }
 
     /// Brings the divider fraction and the read's counts up to date with the state: the fraction
-    /// is recomputed only when the sensed temperature's bits changed (or the tolerance, which
-    /// clears the kept temperature).
+    /// is recomputed only when the sensed temperature's bits changed ([`Self::set_tolerance`]
+    /// recomputes it itself).
     fn update_reading(&mut self) {
         let sensed_c = self.sensed_c();
         if sensed_c.to_bits() != self.divider.0.to_bits() {
-            self.divider = (
-                sensed_c,
-                divider_fraction(self.config.tolerance.resistance_ohm(sensed_c)),
-            );
+            self.divider = divider_at(self.config.tolerance, sensed_c);
         }
         self.counts = match self.fault {
             NtcFault::Open => None,
@@ -431,12 +431,6 @@ pub fn string_voltage_code(v_string_v: f64) -> u16 {
 /// Code of the supply sense, V.
 pub fn supply_code(v_supply_v: f64) -> u16 {
     adc_code(v_supply_v * 1000.0 / SUPPLY_FULL_SCALE_MV)
-}
-
-/// A sense reading with `noise_lsb` rms Gaussian noise around `code`, given one standard normal
-/// draw.
-pub fn with_noise(code: u16, noise_lsb: f64, normal: f64) -> u16 {
-    noisy_code(f64::from(code), noise_lsb, normal)
 }
 
 #[cfg(test)]
@@ -782,7 +776,7 @@ mod tests {
         assert_eq!(string_voltage_code(0.0), 0);
         assert_eq!(supply_code(15.0), 2048);
         let mut rng = NoiseRng::seed_from_u64(3);
-        let noisy = with_noise(2048, 0.0, standard_normals::<2>(&mut rng)[0]);
+        let noisy = noisy_code(2048.0, 0.0, standard_normals::<2>(&mut rng)[0]);
         assert_eq!(noisy, 2048);
     }
 
