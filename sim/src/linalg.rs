@@ -336,17 +336,19 @@ pub fn symmetric_eigen(a: &Matrix) -> Option<(Vec<f64>, Matrix)> {
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
                 // JᵀAJ touches rows and columns p and q only; A stays symmetric, so the new rows
-                // are computed once and mirrored into the columns.
+                // are computed once and mirrored into the columns. Both rows are rotated whole,
+                // branch-free and contiguous (they vectorise): their entries in columns p and q
+                // come out wrong but are set below, and no other entry reads them.
+                let (head, tail) = a.split_at_mut(q * n);
+                let (row_p, row_q) = (&mut head[p * n..(p + 1) * n], &mut tail[..n]);
+                for (x, y) in row_p.iter_mut().zip(row_q.iter_mut()) {
+                    let (akp, akq) = (*x, *y);
+                    *x = c * akp - s * akq;
+                    *y = s * akp + c * akq;
+                }
                 for k in 0..n {
-                    if k == p || k == q {
-                        continue;
-                    }
-                    let (akp, akq) = (a[p * n + k], a[q * n + k]);
-                    let (np, nq) = (c * akp - s * akq, s * akp + c * akq);
-                    a[p * n + k] = np;
-                    a[k * n + p] = np;
-                    a[q * n + k] = nq;
-                    a[k * n + q] = nq;
+                    a[k * n + p] = a[p * n + k];
+                    a[k * n + q] = a[q * n + k];
                 }
                 a[p * n + p] = app - t * apq;
                 a[q * n + q] = aqq + t * apq;
