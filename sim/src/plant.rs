@@ -306,8 +306,13 @@ impl HeldLength {
 
 /// How many recently used networks the thermal core keeps with their discretisations: the
 /// configurations a week cycles through (placed on a calf or a thigh, in contact or lifted,
-/// removed) recur, and each rebuild back to one of them then costs no matrix exponential.
-pub const NETWORK_CACHE: usize = 6;
+/// removed) recur, and each rebuild back to one of them then costs no matrix exponential. So do
+/// the post-training skin states: two trainings of the same intensity decay through the same 13
+/// perfusions (the runner week's easy runs on days 1 and 5), whose networks, jump bases and rest
+/// wakes are then found again if the cache still holds them (6 networks: 1.758 G instructions a
+/// runner week; 32: 1.739 G, peak memory 7.3 → 7.8 MB; a network with its discretisations is
+/// ~150 kB at most).
+pub const NETWORK_CACHE: usize = 32;
 
 /// One network with the discretisations built for it so far.
 #[derive(Clone, Debug)]
