@@ -1211,23 +1211,26 @@ impl<V: Variant> Firmware<V> {
     }
 
     fn update_rates(&mut self, temps: &Temps, now: u64) {
+        // The window is tested first: the readings are gathered (three `unwrap_or`s and a blend)
+        // only on the one step in fifty that takes a new reference.
+        if let Some((t0, _)) = self.rate_ref
+            && now - t0 < RATE_WINDOW_MS
+        {
+            return;
+        }
         let cur = [
             temps.contact[0].unwrap_or(f32::NAN),
             temps.contact[1].unwrap_or(f32::NAN),
             temps.board.unwrap_or(f32::NAN),
         ];
-        match self.rate_ref {
-            None => self.rate_ref = Some((now, cur)),
-            Some((t0, ref_c)) if now - t0 >= RATE_WINDOW_MS => {
-                let dt_s = (now - t0) as f32 / 1000.0;
-                for i in 0..3 {
-                    let r = (cur[i] - ref_c[i]) / dt_s;
-                    self.rate_k_per_s[i] = if r.is_nan() { 0.0 } else { r };
-                }
-                self.rate_ref = Some((now, cur));
+        if let Some((t0, ref_c)) = self.rate_ref {
+            let dt_s = (now - t0) as f32 / 1000.0;
+            for i in 0..3 {
+                let r = (cur[i] - ref_c[i]) / dt_s;
+                self.rate_k_per_s[i] = if r.is_nan() { 0.0 } else { r };
             }
-            Some(_) => {}
         }
+        self.rate_ref = Some((now, cur));
     }
 
     /// Per-channel junction estimate from the board NTC and the measured string power.
