@@ -138,6 +138,10 @@ const BELOW_HALF: f32 = 0.5 - f32::EPSILON / 4.0;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DoseMeter {
     channel_nj_cm2: [u64; MAX_CHANNELS],
+    /// [`Self::mean_mj_cm2`] of `channel_nj_cm2`, kept by [`Self::add`] (0 for the empty
+    /// meter): the control tick reads the mean twice (the session end and the output frame),
+    /// and a tick that emits adds once.
+    mean_mj_cm2: u32,
 }
 
 impl DoseMeter {
@@ -148,6 +152,7 @@ impl DoseMeter {
         for (h, e) in self.channel_nj_cm2.iter_mut().zip(irradiance_uw_cm2) {
             *h += u64::from(e) * u64::from(elapsed_ms);
         }
+        self.mean_mj_cm2 = (self.channel_nj_cm2.iter().sum::<u64>() / 1_000_000) as u32;
     }
 
     /// Zone-mean fluence of channel `c`, mJ/cm² (rounded down).
@@ -158,7 +163,7 @@ impl DoseMeter {
     /// Zone-mean fluence over all channels, mJ/cm² (rounded down).
     #[inline]
     pub fn mean_mj_cm2(&self) -> u32 {
-        (self.channel_nj_cm2.iter().sum::<u64>() / 1_000_000) as u32
+        self.mean_mj_cm2
     }
 
     /// Peak-point fluence bound, mJ/cm²: Σ_c peak/mean_c · H_c. An upper bound, since the
@@ -243,6 +248,18 @@ impl DoseMeter {
 mod tests {
     use super::*;
     use crate::device::{DeviceClass, Wavelength, calibration};
+
+    /// The kept mean is the sum's quotient after every addition, across the mJ boundaries.
+    #[test]
+    fn the_kept_mean_is_the_sum_divided() {
+        let mut meter = DoseMeter::default();
+        assert_eq!(meter.mean_mj_cm2(), 0);
+        for k in 0..5_000u32 {
+            meter.add([k * 37 % 9_001, k * 11 % 4_999], 10 + k % 3);
+            let sum: u64 = meter.channel_nj_cm2.iter().sum();
+            assert_eq!(meter.mean_mj_cm2(), (sum / 1_000_000) as u32);
+        }
+    }
 
     /// f32 evaluation of a rational expression of a few terms: relative error ~1e-7; 1e-5 is
     /// "the same number" with room for the constants' own rounding.
