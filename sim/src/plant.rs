@@ -310,8 +310,7 @@ impl HeldLength {
 /// the post-training skin states: two trainings of the same intensity decay through the same 13
 /// perfusions (the runner week's easy runs on days 1 and 5), whose networks, jump bases and rest
 /// wakes are then found again if the cache still holds them (6 networks: 1.758 G instructions a
-/// runner week; 32: 1.739 G, peak memory 7.3 → 7.8 MB; a network with its discretisations is
-/// ~150 kB at most).
+/// runner week; 32: 1.739 G, peak memory 7.3 → 7.8 MB).
 pub const NETWORK_CACHE: usize = 32;
 
 /// One network with the discretisations built for it so far.
@@ -973,14 +972,10 @@ pub struct Plant {
     deposition: [Deposition; 2],
     reflectance: [f64; 2],
     core: ThermalCore,
-    maps: StringMaps,
-    map_stats: [ZoneStats; MAX_STRINGS],
-    /// Peak over the grid of each channel's two string maps added (both strings driven alike,
-    /// the normal case), so the hot-spot source needs no grid pass per step.
-    channel_peak: [f64; MAX_CHANNELS],
-    eye: Vec<[f64; MAX_STRINGS]>,
-    /// The optics of the last few placements, most recent last (see [`PlacedOptics`]).
-    placed: Vec<PlacedOptics>,
+    /// The optics of the present placement.
+    optics: PlacedOptics,
+    /// The optics of earlier placements, most recent last (at most [`PLACEMENT_CACHE`] − 1).
+    earlier_optics: Vec<PlacedOptics>,
     zone: Option<Zone>,
     distance_cm: f64,
     lifted: bool,
@@ -1041,19 +1036,22 @@ pub const COLUMN_DEPTH_M: f64 = 0.03;
 
 /// What a placement fixes of the optics: the reference maps with their statistics and channel
 /// peaks, and the irradiance at the eye points. A week places the same device at the same
-/// distance session after session; computing the maps again (a 16 × 16 grid of every LED's beam,
-/// ~5 M instructions for a wrap) was 1.2 % of a runner week's instructions, so they are kept,
-/// keyed by the placement's bits (the same bits give the same maps).
+/// distance session after session; computing the maps again (a 16 × 16 grid of every LED's beam:
+/// `StringMaps::compute`, 21.9 M of a runner week's 1.809 G instructions) at every placement was
+/// 1.2 % of the week, so they are kept, keyed by the placement's bits (the same bits give the same
+/// maps).
 #[derive(Clone, Debug)]
 struct PlacedOptics {
     key: [u64; 3],
     maps: StringMaps,
     map_stats: [ZoneStats; MAX_STRINGS],
+    /// Peak over the grid of each channel's two string maps added (both strings driven alike,
+    /// the normal case), so the hot-spot source needs no grid pass per step.
     channel_peak: [f64; MAX_CHANNELS],
     eye: Vec<[f64; MAX_STRINGS]>,
 }
 
-/// Placements whose optics a plant keeps.
+/// Placements whose optics a plant keeps, the present one included.
 const PLACEMENT_CACHE: usize = 4;
 
 impl PlacedOptics {
@@ -1162,12 +1160,6 @@ impl Plant {
             cfg.body.skin_c,
         );
         let placed = PlacedOptics::compute(&spec, spec.nominal_placement());
-        let (maps, map_stats, channel_peak, eye) = (
-            placed.maps.clone(),
-            placed.map_stats,
-            placed.channel_peak,
-            placed.eye.clone(),
-        );
         let ntc_cfg = NtcConfig {
             tolerance: NtcTolerance {
                 r25_rel: cfg.tolerances.ntc_r25_scale - 1.0,
@@ -1194,11 +1186,8 @@ impl Plant {
             layers,
             deposition,
             reflectance: optics.map(|o| o.reflectance),
-            maps,
-            map_stats,
-            channel_peak,
-            placed: vec![placed],
-            eye,
+            optics: placed,
+            earlier_optics: Vec::new(),
             zone: None,
             distance_cm: spec.distance_cm,
             lifted: false,
@@ -1269,24 +1258,22 @@ impl Plant {
         }
     }
 
-    /// Takes the optics of `placement`: kept from an earlier placement with the same bits, or
-    /// computed.
+    /// Takes the optics of `placement`: the present ones or an earlier placement's with the
+    /// same bits, else computed (as [`ThermalCore::rebuild`] keeps its recent networks).
     fn place_optics(&mut self, placement: Placement) {
         let key = PlacedOptics::key(placement);
-        let optics = match self.placed.iter().position(|p| p.key == key) {
-            Some(i) => self.placed.remove(i),
-            None => {
-                if self.placed.len() == PLACEMENT_CACHE {
-                    self.placed.remove(0);
-                }
-                PlacedOptics::compute(&self.spec, placement)
-            }
+        if self.optics.key == key {
+            return;
+        }
+        let next = match self.earlier_optics.iter().position(|p| p.key == key) {
+            Some(i) => self.earlier_optics.remove(i),
+            None => PlacedOptics::compute(&self.spec, placement),
         };
-        self.maps.clone_from(&optics.maps);
-        self.map_stats = optics.map_stats;
-        self.channel_peak = optics.channel_peak;
-        self.eye.clone_from(&optics.eye);
-        self.placed.push(optics);
+        let previous = std::mem::replace(&mut self.optics, next);
+        if self.earlier_optics.len() + 1 >= PLACEMENT_CACHE {
+            self.earlier_optics.remove(0);
+        }
+        self.earlier_optics.push(previous);
     }
 
     fn rebuild(&mut self) {
@@ -1539,13 +1526,14 @@ impl Plant {
     /// by a grid pass only when the two strings are scaled differently).
     fn channel_mean_max(&self, c: usize, factors: &[f64; MAX_STRINGS]) -> (f64, f64) {
         let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
-        let mean = factors[a] * self.map_stats[a].mean + factors[b] * self.map_stats[b].mean;
+        let mean =
+            factors[a] * self.optics.map_stats[a].mean + factors[b] * self.optics.map_stats[b].mean;
         let (fa, fb) = (factors[a], factors[b]);
         // A channel with one string has an all-zero second map: its peak is the first's.
         let max = if fa == fb || self.ref_flux_w[b] == 0.0 {
-            fa * self.channel_peak[c]
+            fa * self.optics.channel_peak[c]
         } else if self.ref_flux_w[a] == 0.0 {
-            fb * self.channel_peak[c]
+            fb * self.optics.channel_peak[c]
         } else {
             self.channel_extreme(c, factors, f64::max, 0.0)
         };
@@ -1560,10 +1548,10 @@ impl Plant {
         init: f64,
     ) -> f64 {
         let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
-        self.maps.per_string[a]
+        self.optics.maps.per_string[a]
             .mw_cm2
             .iter()
-            .zip(&self.maps.per_string[b].mw_cm2)
+            .zip(&self.optics.maps.per_string[b].mw_cm2)
             .map(|(x, y)| factors[a] * x + factors[b] * y)
             .fold(init, pick)
     }
@@ -1791,7 +1779,8 @@ impl Plant {
         let nir_at_eye = if self.eye_shields || !facing {
             0.0
         } else {
-            self.eye
+            self.optics
+                .eye
                 .iter()
                 .map(|e| {
                     (0..MAX_STRINGS)
@@ -1839,15 +1828,16 @@ impl Plant {
         let mean = |f: &[f64; MAX_STRINGS], c: usize| {
             let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
             if facing {
-                f[a] * self.map_stats[a].mean + f[b] * self.map_stats[b].mean
+                f[a] * self.optics.map_stats[a].mean + f[b] * self.optics.map_stats[b].mean
             } else {
                 0.0
             }
         };
-        let nir_at_eye = if self.eye_shields || !facing || self.eye.is_empty() {
+        let nir_at_eye = if self.eye_shields || !facing || self.optics.eye.is_empty() {
             0.0
         } else {
-            self.eye
+            self.optics
+                .eye
                 .iter()
                 .map(|e| {
                     (0..MAX_STRINGS)
@@ -1883,18 +1873,18 @@ impl Plant {
 
     /// The skin grid the dose maps are computed on.
     pub fn skin_grid(&self) -> SkinGrid {
-        self.maps.grid()
+        self.optics.maps.grid()
     }
 
     /// Fluence map delivered since `since`, all channels, J/cm², one value per skin-grid point
     /// (row-major, `out.len()` = grid points).
     pub fn fluence_map_since(&self, since: &DoseSnapshot, out: &mut [f64]) {
-        let n = self.maps.grid().len();
+        let n = self.optics.maps.grid().len();
         assert_eq!(out.len(), n, "one value per grid point");
         out.fill(0.0);
         for s in 0..MAX_STRINGS {
             let d = (self.factor_seconds[s] - since.factor_seconds[s]) * 1e-3;
-            for (o, v) in out.iter_mut().zip(&self.maps.per_string[s].mw_cm2) {
+            for (o, v) in out.iter_mut().zip(&self.optics.maps.per_string[s].mw_cm2) {
                 *o += d * v;
             }
         }
@@ -1907,11 +1897,11 @@ impl Plant {
     pub fn fluence_since(&self, since: &DoseSnapshot) -> SessionDose {
         let d: [f64; MAX_STRINGS] =
             core::array::from_fn(|s| (self.factor_seconds[s] - since.factor_seconds[s]) * 1e-3);
-        let n = self.maps.grid().len();
+        let n = self.optics.maps.grid().len();
         let (mut min, mut max, mut sum) = (f64::INFINITY, 0.0_f64, 0.0);
         for i in 0..n {
             let h: f64 = (0..MAX_STRINGS)
-                .map(|s| d[s] * self.maps.per_string[s].mw_cm2[i])
+                .map(|s| d[s] * self.optics.maps.per_string[s].mw_cm2[i])
                 .sum();
             min = min.min(h);
             max = max.max(h);
@@ -1919,7 +1909,7 @@ impl Plant {
         }
         let channel_mean_j_cm2 = core::array::from_fn(|c| {
             let (a, b) = (c * STRINGS_PER_CHANNEL, c * STRINGS_PER_CHANNEL + 1);
-            d[a] * self.map_stats[a].mean + d[b] * self.map_stats[b].mean
+            d[a] * self.optics.map_stats[a].mean + d[b] * self.optics.map_stats[b].mean
         });
         let zone_area_cm2 = self.spec.skin_grid.width_cm * self.spec.skin_grid.height_cm;
         let mean = if n == 0 { 0.0 } else { sum / n as f64 };
@@ -1935,7 +1925,7 @@ impl Plant {
     /// Accumulated fluence map per channel, J/cm²: `out` holds channel 0's grid then channel 1's
     /// (length `2 × grid points`).
     pub fn fluence_map(&self, out: &mut [f64]) {
-        let n = self.maps.grid().len();
+        let n = self.optics.maps.grid().len();
         assert_eq!(out.len(), MAX_CHANNELS * n, "two channel grids");
         out.fill(0.0);
         for s in 0..MAX_STRINGS {
@@ -1943,7 +1933,7 @@ impl Plant {
             let f = self.factor_seconds[s] * 1e-3;
             for (o, v) in out[c * n..(c + 1) * n]
                 .iter_mut()
-                .zip(&self.maps.per_string[s].mw_cm2)
+                .zip(&self.optics.maps.per_string[s].mw_cm2)
             {
                 *o += f * v;
             }

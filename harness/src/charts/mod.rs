@@ -82,8 +82,9 @@ pub fn render(stem: &str, figure: &impl Figure) -> io::Result<Chart> {
         // Charts are flat colour with anti-aliased edges: per-row adaptive filtering makes the
         // files several times smaller than no filtering. The fast deflate leaves them about twice
         // the default level's size (the library's PNGs: 25 MB against 11 MB), but the default
-        // level's deflate was a third of the CPU samples of a `run --out`: the scenario library
-        // with its charts took 7.7 s with it, 4.0 s with the fast one (BENCHMARKS.md, round 6).
+        // level's deflate was a third of the CPU samples of `run runner-week.toml --out D
+        // --trace csv`, and the scenario library with `--out` took 7.7 s with it, 4.0 s with the
+        // fast one (BENCHMARKS.md, round 6).
         enc.set_compression(png::Compression::Fast);
         enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = enc.write_header().map_err(io_err)?;
